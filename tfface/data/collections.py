@@ -58,9 +58,7 @@ class SyntheticCollection(Collection):
     already random).
     """
 
-    shuffle = False
-
-    def __init__(self, image_size, seed_base, size=None, forced=None, priors=None):
+    def __init__(self, image_size, seed_base, size=None, forced=None, priors=None, cache_bytes=DEFAULT_CACHE_BYTES):
         self.image_size = int(image_size)
         self.seed_base = int(seed_base)
         self.size = size
@@ -69,6 +67,10 @@ class SyntheticCollection(Collection):
         for name in self.forced:
             synthetic.attribute_index(name)
         self.attribute_names = synthetic.ATTRIBUTES
+        # A finite set is reshuffled every epoch and, when it fits, rendered once.
+        self.shuffle = size is not None
+        fits = size is not None and size * self.image_size**2 * 3 <= cache_bytes
+        self._cache = {} if fits else None
 
     def seeds(self, indices):
         indices = np.asarray(indices, np.int64).reshape(-1)
@@ -83,8 +85,15 @@ class SyntheticCollection(Collection):
         return attrs
 
     def load_batch(self, indices):
+        indices = np.asarray(indices, np.int64).reshape(-1)
         attrs = self.attributes(indices)
-        return synthetic.render(self.seeds(indices), attrs, self.image_size), attrs.astype(np.float32)
+        if self._cache is None:
+            return synthetic.render(self.seeds(indices), attrs, self.image_size), attrs.astype(np.float32)
+        missing = sorted({int(i) for i in indices if int(i) not in self._cache})
+        if missing:
+            rendered = synthetic.render(self.seeds(missing), self.attributes(missing), self.image_size)
+            self._cache.update(zip(missing, rendered))
+        return np.stack([self._cache[int(i)] for i in indices]), attrs.astype(np.float32)
 
     def counterfactual(self, indices, attribute):
         """(images, counterfactuals with ``attribute`` flipped, masks) for ``indices``."""

@@ -147,11 +147,12 @@ def _holdout(n, seed, fraction=0.1, cap=1000):
 
 
 def load_domains(spec: DataSpec | str, attribute, image_size=64, seed=0, strict=False, test_per_class=1000,
-                 synthetic_test_size=256, max_pixels=images.DEFAULT_MAX_PIXELS) -> DomainData:
+                 synthetic_test_size=256, synthetic_train_size=4096, max_pixels=images.DEFAULT_MAX_PIXELS) -> DomainData:
     """The two domains of ``attribute`` from any data source (see module docstring).
 
-    Synthetic: endless new training identities per domain and a fixed test
-    set of ``synthetic_test_size`` per domain.  CelebA: the residual paper's
+    Synthetic: ``synthetic_train_size`` training identities per domain
+    (rendered once and cached; 0 = a new identity for every image) and a
+    fixed test set of ``synthetic_test_size`` per domain.  CelebA: the residual paper's
     balanced split (:func:`tfface.data.celeba.balanced_domains`).  Folders:
     10% of each folder (at most 1,000) held out for testing.
     """
@@ -159,7 +160,8 @@ def load_domains(spec: DataSpec | str, attribute, image_size=64, seed=0, strict=
     log = images.SkipLog()
     if spec.kind == "synthetic":
         synthetic.attribute_index(attribute)
-        train = tuple(SyntheticCollection(image_size, _train_seed_base(seed, d), None, {attribute: d}) for d in (0, 1))
+        n = synthetic_train_size or None
+        train = tuple(SyntheticCollection(image_size, _train_seed_base(seed, d), n, {attribute: d}) for d in (0, 1))
         test = tuple(SyntheticCollection(image_size, _test_seed_base(d), synthetic_test_size, {attribute: d}) for d in (0, 1))
         return DomainData(spec, attribute, train, test, log)
     if spec.kind == "celeba":
@@ -179,7 +181,8 @@ def load_domains(spec: DataSpec | str, attribute, image_size=64, seed=0, strict=
 
 
 def load_labeled(spec: DataSpec | str, image_size=64, seed=0, strict=False, split="official",
-                 synthetic_test_size=512, attribute="attribute", max_pixels=images.DEFAULT_MAX_PIXELS) -> LabeledData:
+                 synthetic_test_size=512, synthetic_train_size=8192, attribute="attribute",
+                 max_pixels=images.DEFAULT_MAX_PIXELS) -> LabeledData:
     """Images with all labels: synthetic (8 labels), CelebA (40), folders (1: B has it).
 
     CelebA ``split="official"`` uses list_eval_partition (train / test; the
@@ -192,7 +195,7 @@ def load_labeled(spec: DataSpec | str, image_size=64, seed=0, strict=False, spli
         raise ValueError(f"split must be 'official' or 'random', got {split!r}")
     log = images.SkipLog()
     if spec.kind == "synthetic":
-        train = SyntheticCollection(image_size, _train_seed_base(seed, 7))
+        train = SyntheticCollection(image_size, _train_seed_base(seed, 7), synthetic_train_size or None)
         test = SyntheticCollection(image_size, _test_seed_base(7), synthetic_test_size)
         return LabeledData(spec, synthetic.ATTRIBUTES, train, test, log)
     if spec.kind == "celeba":

@@ -159,7 +159,7 @@ def _identity_params(seeds) -> dict:
                 my=u(0.33, 0.38), mw=u(0.105, 0.14), lip_u=u(0.016, 0.026), lip_l=u(0.02, 0.032),
                 lip_tint=u(0.0, 1.0),
                 beard_alpha=u(0.6, 0.97),
-                glasses_round=float(r.random() < 0.45), lens_r=u(0.082, 0.098), frame_t=u(0.009, 0.016),
+                glasses_round=float(r.random() < 0.45), lens_r=u(0.082, 0.098), frame_t=u(0.018, 0.03),
                 frame=_FRAMES[r.integers(len(_FRAMES))], lens_alpha=u(0.1, 0.25) if r.random() < 0.75 else u(0.7, 0.9),
                 bg0=0.25 + 0.6 * bg_hue, bg1=0.15 + 0.5 * r.random(3), bg_angle=u(0, 6.3),
                 cloth=0.1 + 0.8 * r.random(3),
