@@ -1,0 +1,50 @@
+import numpy as np
+import pytest
+
+from tfface.models import residual as nets
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_shapes(size):
+    g = nets.transformation_network(size, width=0.125)
+    d = nets.discriminator(size, width=0.125)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, size, size, 3)).astype(np.float32)
+    assert g(x).shape == (2, size, size, 3)
+    logits, feats = d(x)
+    assert logits.shape == (2, 3)
+    assert feats.shape == (2, size // 8, size // 8, 32)  # block3: 256 * 0.125 channels
+
+
+def test_paper_architecture_cost():
+    # The paper's G at 128x128: 7.2 GFLOP per image (forward).
+    g = nets.transformation_network(128, width=1.0)
+    assert nets.conv_flops(g) == pytest.approx(7.24e9, rel=0.01)
+    d = nets.discriminator(128, width=1.0)
+    assert [layer.filters for layer in d.layers if layer.name.endswith("_conv")] == list(nets.D_CHANNELS)
+
+
+def test_output_is_input_plus_residual():
+    g = nets.transformation_network(32, width=0.125)
+    out = g.get_layer("output_conv")
+    out.kernel.assign(np.zeros(out.kernel.shape, np.float32))
+    out.bias.assign(np.zeros(out.bias.shape, np.float32))
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_array_equal(g(x).numpy(), x)  # eq. 2 with r = 0
+
+
+def test_no_residual_ablation_generates_the_whole_image():
+    g = nets.transformation_network(32, width=0.125, residual=False)
+    y = g(np.ones((1, 32, 32, 3), np.float32) * 5.0).numpy()
+    assert np.abs(y).max() <= 1.0  # tanh output, not x + r
+    assert "x_plus_residual" not in [layer.name for layer in g.layers]
+
+
+def test_weights_start_from_n_0_002():
+    d = nets.discriminator(128, width=0.5)
+    k = d.get_layer("block5_conv").kernel.numpy()
+    assert abs(k.mean()) < 1e-3 and k.std() == pytest.approx(0.02, rel=0.05)
+
+
+def test_image_size_must_divide_by_4():
+    with pytest.raises(ValueError, match="multiple of 4"):
+        nets.transformation_network(30)

@@ -1,0 +1,68 @@
+import json
+import os
+import subprocess
+import sys
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfface.training import distribution
+from tfface.training.residual_gan import ResidualGAN, ResidualMethod, default_alpha
+from tfface.training.settings import Settings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def test_paper_presets():
+    assert default_alpha("Eyeglasses") == 5e-4 and default_alpha("Male") == 1e-6 and default_alpha("Young") == 1e-6
+    s = ResidualMethod().resolve(Settings(attribute="Smiling"))
+    assert (s.alpha, s.beta) == (5e-4, pytest.approx(5e-5))
+    s = ResidualMethod().resolve(Settings(attribute="Male", alpha=1e-3))
+    assert (s.alpha, s.beta) == (1e-3, pytest.approx(1e-4))
+
+
+@pytest.mark.parametrize("config", ["paper", "default"])
+def test_mirrored_first_update_matches_single_device(config):
+    # Two logical CPUs must be configured before TensorFlow starts: a fresh process.
+    proc = subprocess.run([sys.executable, os.path.join(HERE, "mirrored_step.py"), config], capture_output=True, text=True,
+                          timeout=300, cwd=os.path.dirname(os.path.dirname(HERE)))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout)
+    assert r["replicas"] == 2
+    assert r["worst_relative_update_difference"] < 1e-3, r
+    for k in ("d_loss", "g_loss", "g_pix"):
+        assert r["mirrored"][k] == pytest.approx(r["single"][k], rel=1e-4)
+
+
+@pytest.fixture
+def precision():
+    yield distribution.set_precision
+    distribution.set_precision("float32")
+
+
+@pytest.mark.parametrize("mode", ["bfloat16", "float16"])
+def test_mixed_precision_step(precision, mode):
+    precision(mode)
+    m = ResidualGAN(32, 0.125)
+    m.compile(distribution.make_optimizer(2e-4, 0.5, 0.999, mode), distribution.make_optimizer(2e-4, 0.5, 0.999, mode))
+    m.build_optimizers()
+    assert isinstance(m.g_optimizer, keras.optimizers.LossScaleOptimizer) == (mode == "float16")
+    assert m.g0.get_layer("block2_conv").compute_dtype == mode
+    assert m.g0.output.dtype == "float32"  # outputs and losses stay in float32
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    before = [v.numpy().copy() for v in m.g0.trainable_variables]
+    logs = tf.function(m.train_step)((x, x))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert any(not np.array_equal(a, b.numpy()) for a, b in zip(before, m.g0.trainable_variables))
+
+
+def test_ablations_change_the_step():
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    m = ResidualGAN(32, 0.125, dual=False)
+    m.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+    m.build_optimizers()
+    assert float(tf.function(m.train_step)((x, x))["g_dual"]) == 0.0
+    m = ResidualGAN(32, 0.125, residual=False)
+    assert "x_plus_residual" not in [layer.name for layer in m.g0.layers]

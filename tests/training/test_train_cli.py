@@ -1,0 +1,88 @@
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.training.cli import TINY, assert_same_tensors, checkpoint_tensors, command, error_lines, run
+from tfface.training.settings import Settings
+
+
+@pytest.mark.parametrize("args,code,message", [
+    (["--image_size=30"], 2, "--image_size must be a multiple of 16"),
+    (["--bogus=1"], 2, "Unknown command line flag 'bogus'"),
+    (["--method=gan"], 2, "value should be one of <residual|iterative>"),
+    (["--steps=0"], 2, "--steps must be >= 1"),
+    (["--strategy=mirrored", "--batch_size=5"], 2, "must be divisible by --replicas"),
+    (["--data=imagenet"], 2, "--data must be one of: synthetic, celeba:"),
+    (["--attribute=Wings"], 2, "unknown synthetic attribute 'Wings'; valid: Eyeglasses, Smiling"),
+    (["--data=celeba:/nonexistent/celeba"], 1, "CelebA directory not found: /nonexistent/celeba"),
+])
+def test_bad_flags_give_one_line_errors(tmp_path, args, code, message):
+    proc = run(*TINY, f"--run_dir={tmp_path}/r", *args)
+    assert proc.returncode == code, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr
+    errors = error_lines(proc.stderr)
+    assert len(errors) == 1 and message in errors[0], proc.stderr[-2000:]
+    assert not os.path.exists(f"{tmp_path}/r/checkpoints") or not os.listdir(f"{tmp_path}/r/checkpoints")
+
+
+def test_run_directory_contents_and_reload(tmp_path):
+    rd = tmp_path / "run"
+    proc = run(*TINY, "--steps=4", f"--run_dir={rd}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "step 2/4" in proc.stdout and "step 4/4" in proc.stdout
+    s = Settings.load(rd / "settings.json")
+    assert (s.image_size, s.width, s.steps, s.alpha, s.beta) == (32, 0.125, 4, 5e-4, pytest.approx(5e-5))
+    assert sorted(os.listdir(rd / "samples")) == ["step_000004.png"]
+    assert any(f.startswith("events.out.tfevents") for f in os.listdir(rd / "logs"))
+    m = json.loads((rd / "metrics.json").read_text())
+    for direction in ("add", "remove"):
+        assert set(m[direction]["model"]) == {"psnr", "psnr_in_mask", "psnr_outside_mask"}
+        assert m[direction]["identity"]["psnr_outside_mask"] == 100.0
+    assert m["training"]["steps"] == 4
+    # Same command again: nothing to do, metrics kept.
+    again = run(*TINY, "--steps=4", f"--run_dir={rd}")
+    assert again.returncode == 0 and "already trained to step 4" in again.stdout
+    # A different model in the same directory is refused.
+    other = run(*TINY, "--steps=4", "--width=0.25", f"--run_dir={rd}")
+    assert other.returncode == 2 and "different settings: width=0.125 (now 0.25)" in error_lines(other.stderr)[0]
+
+
+def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
+    args = [*TINY, "--steps=60", "--checkpoint_every=4", "--deterministic"]
+    ref = run(*args, f"--run_dir={tmp_path}/ref")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+
+    killed_dir = tmp_path / "killed"
+    proc = subprocess.Popen(command(*args, f"--run_dir={killed_dir}"), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = killed_dir / "checkpoints" / "checkpoint"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None:
+        if state.exists() and "ckpt-8" in state.read_text():
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.02)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    resumed = run(*args, f"--run_dir={killed_dir}")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming at step" in resumed.stdout
+    assert_same_tensors(checkpoint_tensors(tmp_path / "ref"), checkpoint_tensors(killed_dir))
+
+
+def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
+    rd = tmp_path / "run"
+    assert run(*TINY, "--steps=4", f"--run_dir={rd}").returncode == 0
+    ckdir = rd / "checkpoints"
+    before = {f: (ckdir / f).read_bytes() for f in os.listdir(ckdir)}
+    metrics_before = (rd / "metrics.json").read_bytes()
+    proc = run(*TINY, "--steps=12", "--learning_rate=1e30", f"--run_dir={rd}")
+    assert proc.returncode == 3, proc.stderr[-3000:]
+    errors = error_lines(proc.stderr)
+    assert len(errors) == 1 and "became" in errors[0] and "last good checkpoint (step 4)" in errors[0]
+    assert "Traceback" not in proc.stderr
+    assert {f: (ckdir / f).read_bytes() for f in os.listdir(ckdir)} == before
+    assert (rd / "metrics.json").read_bytes() == metrics_before

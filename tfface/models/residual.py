@@ -1,0 +1,142 @@
+"""Networks of the residual-image paper (Shen & Liu 2017, Table 1).
+
+Image transformation network G (one per direction)::
+
+    5x5 conv 64,  stride 1, batchnorm, leaky ReLU
+    4x4 conv 128, stride 2, batchnorm, leaky ReLU
+    4x4 conv 256, stride 2, batchnorm, leaky ReLU
+    upsample x2, 3x3 conv 128, batchnorm, leaky ReLU
+    upsample x2, 3x3 conv 64,  batchnorm, leaky ReLU
+    4x4 conv 3                                   -> residual image r
+    output x + r                                 (eq. 2)
+
+Discriminative network D::
+
+    4x4 conv 64, 128, 256, 512, 1024, each stride 2, batchnorm, leaky ReLU
+    4x4 conv head -> 3 logits (negative real, positive real, generated)
+
+Interpretations (the table leaves these open):
+
+- Layer order is conv -> batchnorm -> leaky ReLU (slope 0.2), as in DCGAN,
+  which the table's column order ("conv, leaky ReLU, stride, batchnorm")
+  does not fix.  Upsampling is nearest-neighbour *before* the 3x3 conv.
+- D's head is written "4x4 conv. 1", but D is a 3-class classifier (eq. 4):
+  the head has 3 outputs.  It is a valid convolution over the final feature
+  map; its kernel is min(4, map size), so 64- and 32-pixel inputs work.
+- The residual is linear (no tanh) and the output x + r is not clipped
+  during training (D sees the raw sum, so out-of-range pixels are
+  penalised adversarially); exported models clip to the image range.
+- "Third layer" of D for the perceptual loss (eq. 5) is the output of the
+  third conv block (256 channels, 1/8 of the input size).
+- ``width`` multiplies every channel count (1.0 = the paper); it and the
+  image size exist for small runs and tests.
+- With ``residual=False`` (the §6.2 ablation) the last conv is followed by
+  tanh and is the whole output image.
+- All weights start from N(0, 0.02) (§5); batchnorm scales from N(1, 0.02).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+G_CHANNELS = (64, 128, 256, 128, 64)
+D_CHANNELS = (64, 128, 256, 512, 1024)
+PERCEPTUAL_LAYER = "block3"  # the "third layer" of D (eq. 5)
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _ch(c, width):
+    return max(1, int(round(c * width)))
+
+
+def _bn(name, sync):
+    return layers.BatchNormalization(
+        momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
+        synchronized=sync, name=name,
+    )
+
+
+def _block(x, filters, kernel, strides, name, sync, upsample=False):
+    if upsample:
+        # Nearest-neighbour x2 via Resizing: the same values as UpSampling2D,
+        # but static shapes (UpSampling2D's repeat loses them, and TFLite then
+        # cannot convert the following convolution).
+        x = layers.Resizing(x.shape[1] * 2, x.shape[2] * 2, interpolation="nearest", name=f"{name}_up")(x)
+    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")(x)
+    x = _bn(f"{name}_bn", sync)(x)
+    return layers.LeakyReLU(0.2, name=name)(x)
+
+
+def transformation_network(image_size=128, width=1.0, residual=True, sync_batchnorm=False, zero_residual=False, name="G"):
+    """G: image in [-1, 1] -> manipulated image (x + G(x) when ``residual``).
+
+    ``zero_residual`` starts the output layer at zero, so G starts as the
+    identity (r = 0 in eq. 2) instead of adding N(0, 0.02)-initialised noise.
+    """
+    if image_size % 4:
+        raise ValueError(f"image size must be a multiple of 4, got {image_size}")
+    x_in = keras.Input((image_size, image_size, 3), name="image")
+    c = [_ch(c, width) for c in G_CHANNELS]
+    h = _block(x_in, c[0], 5, 1, "block1", sync_batchnorm)
+    h = _block(h, c[1], 4, 2, "block2", sync_batchnorm)
+    h = _block(h, c[2], 4, 2, "block3", sync_batchnorm)
+    h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True)
+    h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True)
+    # The output layer runs in float32 under mixed precision.
+    init = "zeros" if (zero_residual and residual) else _init()
+    out = layers.Conv2D(3, 4, padding="same", kernel_initializer=init, dtype="float32", name="output_conv")(h)
+    if residual:
+        out = layers.Add(dtype="float32", name="x_plus_residual")([layers.Activation("linear", dtype="float32", name="input_f32")(x_in), out])
+    else:
+        out = layers.Activation("tanh", dtype="float32", name="whole_image")(out)
+    return keras.Model(x_in, out, name=name)
+
+
+def _sn_block(x, filters, kernel, strides, name):
+    conv = layers.Conv2D(filters, kernel, strides, padding="same", kernel_initializer=_init(), name=f"{name}_conv")
+    x = layers.SpectralNormalization(conv, name=f"{name}_sn")(x)
+    return layers.LeakyReLU(0.2, name=name)(x)
+
+
+def discriminator(image_size=128, width=1.0, num_classes=3, sync_batchnorm=False, norm="batch", name="D"):
+    """D: image -> (class logits [B, num_classes], third-layer features).
+
+    ``norm="batch"`` is Table 1; ``norm="spectral"`` replaces batchnorm with
+    spectral normalisation of every conv (Miyato et al. 2018), a common
+    stabiliser that keeps D from overpowering the generators.
+    """
+    if norm not in ("batch", "spectral"):
+        raise ValueError(f"norm must be batch or spectral, got {norm!r}")
+    x_in = keras.Input((image_size, image_size, 3), name="image")
+    h, features = x_in, None
+    for i, c in enumerate(D_CHANNELS, start=1):
+        if norm == "batch":
+            h = _block(h, _ch(c, width), 4, 2, f"block{i}", sync_batchnorm)
+        else:
+            h = _sn_block(h, _ch(c, width), 4, 2, f"block{i}")
+        if f"block{i}" == PERCEPTUAL_LAYER:
+            features = h
+    k = min(4, h.shape[1])
+    head = layers.Conv2D(num_classes, k, padding="valid", kernel_initializer=_init(), name="head")
+    if norm == "spectral":
+        head = layers.SpectralNormalization(head, name="head_sn")
+    logits = head(h)
+    logits = layers.Flatten(name="flat")(logits)
+    logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
+    features = layers.Activation("linear", dtype="float32", name="features")(features)
+    return keras.Model(x_in, [logits, features], name=name)
+
+
+def conv_flops(model):
+    """Forward FLOPs (2 x multiply-adds) of a model's Conv2D layers, per image."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            _, h, w, _ = layer.output.shape
+            total += 2 * kh * kw * cin * cout * h * w
+    return total

@@ -1,0 +1,163 @@
+"""Callbacks: the step counter, NaN guard, checkpoints, progress lines, TensorBoard and samples.
+
+The training step itself never logs or saves; these callbacks do, keyed on
+the *global* step (``TrainingState.step``), which continues across resumes.
+Order matters: :class:`NaNGuard` must run before :class:`Checkpointer` so
+that a diverged step is never saved.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+from tfface.training.run import all_finite
+
+
+class TrainingState:
+    """Shared by the callbacks: the global step and why training stopped early."""
+
+    def __init__(self, start_step, total_steps):
+        self.start_step = self.step = int(start_step)
+        self.total_steps = int(total_steps)
+        self.stop_at = int(total_steps)  # end of the current phase
+        self.diverged = None  # (step, metric name, value) once a loss is NaN/Inf
+        self.last_checkpoint_step = int(start_step)
+
+
+def _finite_logs(logs):
+    for k, v in (logs or {}).items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        if not math.isfinite(f):
+            return k, f
+    return None
+
+
+class StepCounter(keras.callbacks.Callback):
+    """Advances the global step after every batch and stops at the end of the phase."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.state.step += 1
+        if self.state.step >= self.state.stop_at:
+            self.model.stop_training = True
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss; records where."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+
+    def on_train_batch_end(self, batch, logs=None):
+        bad = _finite_logs(logs)
+        if bad and self.state.diverged is None:
+            self.state.diverged = (self.state.step, bad[0], bad[1])
+            self.model.stop_training = True
+
+
+class Checkpointer(keras.callbacks.Callback):
+    """Saves every ``every`` steps and at the last step, never after a NaN and never non-finite weights."""
+
+    def __init__(self, state, manager, step_variable, every, variables):
+        super().__init__()
+        self.state, self.manager, self.step_variable = state, manager, step_variable
+        self.every, self.variables = int(every), variables
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        if s.diverged is not None:
+            return
+        if s.step % self.every == 0 or s.step >= s.total_steps:
+            if not all_finite(self.variables):
+                s.diverged = (s.step, "weights", float("nan"))
+                self.model.stop_training = True
+                return
+            self.step_variable.assign(s.step)
+            self.manager.save(checkpoint_number=s.step)
+            s.last_checkpoint_step = s.step
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """One line every ``every`` steps: step, losses, seconds per step, time left."""
+
+    def __init__(self, state, every, keys=None, stream=None):
+        super().__init__()
+        self.state, self.every, self.keys = state, int(every), keys
+        self.stream = stream or sys.stdout
+
+    def on_train_begin(self, logs=None):
+        self.t0, self.s0 = time.perf_counter(), self.state.step
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        if s.diverged is None and (s.step % self.every == 0 or s.step >= s.total_steps):
+            done = s.step - self.s0
+            per = (time.perf_counter() - self.t0) / max(done, 1)
+            keys = self.keys or sorted(logs or {})
+            vals = "  ".join(f"{k}={float(logs[k]):.4g}" for k in keys if k in (logs or {}))
+            left = per * (s.total_steps - s.step)
+            print(f"step {s.step}/{s.total_steps}  {vals}  {per:.2f}s/step  {left / 60:.1f} min left",
+                  file=self.stream, flush=True)
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Scalars every ``every`` steps, at the global step."""
+
+    def __init__(self, state, writer, every):
+        super().__init__()
+        self.state, self.writer, self.every = state, writer, int(every)
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        if s.diverged is None and (s.step % self.every == 0 or s.step >= s.total_steps):
+            with self.writer.as_default(step=s.step):
+                for k, v in (logs or {}).items():
+                    tf.summary.scalar(k, float(v))
+            self.writer.flush()
+
+
+class SampleImages(keras.callbacks.Callback):
+    """Every ``every`` steps and at the end: ``make_grid(model)`` -> samples/step_NNNNNN.png and TensorBoard."""
+
+    def __init__(self, state, writer, every, make_grid, samples_dir):
+        super().__init__()
+        self.state, self.writer, self.every = state, writer, int(every)
+        self.make_grid, self.samples_dir = make_grid, samples_dir
+
+    def write(self, step):
+        grid = self.make_grid(self.model)
+        os.makedirs(self.samples_dir, exist_ok=True)
+        path = os.path.join(self.samples_dir, f"step_{step:06d}.png")
+        tmp = path + ".tmp.png"
+        Image.fromarray(grid).save(tmp)
+        os.replace(tmp, path)
+        with self.writer.as_default(step=step):
+            tf.summary.image("samples", grid[None], max_outputs=1)
+        self.writer.flush()
+        return path
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        if s.diverged is None and (s.step % self.every == 0 or s.step >= s.total_steps):
+            self.write(s.step)
+
+
+def grid_image(rows):
+    """Stack rows of equal-size uint8 images [H, W, 3] into one picture, with 2px gaps."""
+    rows = [np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=255) for im in row], axis=1) for row in rows]
+    return np.concatenate(rows, axis=0)

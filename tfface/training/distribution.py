@@ -1,0 +1,79 @@
+"""Devices, distribution strategies, mixed precision and loss reduction.
+
+``--strategy``:
+
+- ``default``: one device (the GPU if there is one, else the CPU).
+- ``mirrored``: ``tf.distribute.MirroredStrategy`` over all GPUs, or, on a
+  machine without GPUs, over ``--replicas`` logical CPU devices (useful for
+  testing distribution code; it does not make CPU training faster).
+
+Losses are per-example and reduced with :func:`global_mean`, i.e. summed and
+divided by the *global* batch size, so that gradients summed across replicas
+equal the single-device gradient.  Batch normalisation is synchronised
+across replicas under ``mirrored`` so the statistics are those of the global
+batch too.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+STRATEGIES = ("default", "mirrored")
+PRECISIONS = ("float32", "bfloat16", "float16")
+
+
+def configure_devices(strategy, replicas=2):
+    """Split the CPU into logical devices for ``mirrored`` on a GPU-less machine.
+
+    Must run before TensorFlow initialises its devices (before any op).
+    """
+    if strategy != "mirrored" or tf.config.list_physical_devices("GPU"):
+        return
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    if len(tf.config.get_logical_device_configuration(cpu) or []) != replicas:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+
+
+def make_strategy(name="default", replicas=2):
+    if name not in STRATEGIES:
+        raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
+    if name == "default":
+        return tf.distribute.get_strategy()
+    gpus = tf.config.list_logical_devices("GPU")
+    if gpus:
+        return tf.distribute.MirroredStrategy()
+    configure_devices(name, replicas)
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")][:replicas]
+    return tf.distribute.MirroredStrategy(cpus)
+
+
+def set_precision(precision="float32"):
+    """Set Keras's global dtype policy: float32, or mixed bfloat16 / float16."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"--mixed_precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    keras.mixed_precision.set_global_policy("float32" if precision == "float32" else f"mixed_{precision}")
+
+
+def make_optimizer(learning_rate, beta_1, beta_2, precision="float32", name=None):
+    """Adam; wrapped for dynamic loss scaling under float16."""
+    opt = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)
+    if precision == "float16":
+        opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_loss_scale" if name else None)
+    return opt
+
+
+def scale_loss(optimizer, loss):
+    """The loss to differentiate: scaled under float16 (the optimizer unscales the gradients)."""
+    if isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+        return optimizer.scale_loss(loss)
+    return loss
+
+
+def global_mean(per_example_loss):
+    """Sum of a per-example loss divided by the global batch size (all replicas)."""
+    return tf.nn.compute_average_loss(tf.cast(per_example_loss, tf.float32))
+
+
+def num_replicas():
+    return tf.distribute.get_strategy().num_replicas_in_sync

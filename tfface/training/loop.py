@@ -1,0 +1,136 @@
+"""The training loop shared by both methods: settings -> data -> model -> fit -> metrics.
+
+A *method* object (:class:`tfface.training.residual_gan.ResidualMethod`,
+:class:`tfface.training.iterative_gan.IterativeMethod`) supplies what
+differs: data, model, dataset, sample grid and final evaluation.  This
+module owns what is common: the run directory, resuming from the last
+checkpoint, determinism, devices and precision, callbacks, stopping on a
+non-finite loss, and writing ``metrics.json``.
+
+``fit`` runs with one "epoch" per ``log_every`` steps (so metric means are
+per log interval); checkpoints, progress lines and samples are keyed on the
+global step, which continues across resumes.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+
+import keras
+import tensorflow as tf
+
+from tfface.training import callbacks as cb
+from tfface.training import distribution
+from tfface.training.run import RunDirectory, restore
+from tfface.training.settings import Settings
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN/Inf; the last good checkpoint is kept."""
+
+
+def setup_runtime(settings: Settings):
+    """Determinism, precision and the distribution strategy (before any model is built)."""
+    distribution.configure_devices(settings.strategy, settings.replicas)
+    keras.utils.set_random_seed(settings.seed)
+    if settings.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    distribution.set_precision(settings.mixed_precision)
+    return distribution.make_strategy(settings.strategy, settings.replicas)
+
+
+def build(method, settings: Settings, strategy):
+    with strategy.scope():
+        return method.build_model(settings, sync_batchnorm=strategy.num_replicas_in_sync > 1)
+
+
+def train(settings: Settings, run_dir: str, method, out=None):
+    """Train (or resume) ``method`` with ``settings`` in ``run_dir``; returns the final metrics."""
+    out = out or sys.stdout
+    say = lambda msg: print(msg, file=out, flush=True)  # noqa: E731
+    settings = method.resolve(settings).validate()
+    run = RunDirectory(run_dir)
+    if run.exists():
+        settings.check_resumable_from(run.load_settings(), run.path)
+
+    strategy = setup_runtime(settings)
+    data = method.load_data(settings)
+    say(f"data: {data.describe()}")
+    if len(data.skip_log):
+        say(f"data: {data.skip_log.summary()}")
+    model = build(method, settings, strategy)
+    manager, step_var = run.checkpoint_manager(method.checkpoint_objects(model))
+    start = restore(manager, step_var)
+    method.set_learning_rate(model, settings.learning_rate)
+
+    if start >= settings.steps:
+        say(f"{run.path} is already trained to step {start} (--steps={settings.steps}); nothing to do")
+        if start > settings.steps:
+            return run.read_metrics() if _has_metrics(run) else {}
+        if _has_metrics(run):
+            return run.read_metrics()
+        return _finish(run, method, model, data, settings, start, 0.0, say)
+
+    run.save_settings(settings)
+    say(f"run: {run.path}  ({'resuming at step ' + str(start) if start else 'new run'}, "
+        f"{settings.steps} steps, {strategy.num_replicas_in_sync} replica(s), {settings.mixed_precision})")
+    state = cb.TrainingState(start, settings.steps)
+    writer = tf.summary.create_file_writer(run.log_dir)
+    callbacks = [
+        cb.StepCounter(state),
+        cb.NaNGuard(state),
+        cb.Checkpointer(state, manager, step_var, settings.checkpoint_every, model.weights),
+        cb.ProgressLogger(state, settings.log_every, method.log_keys, out),
+        cb.TensorBoardLogger(state, writer, settings.log_every),
+        cb.SampleImages(state, writer, settings.sample_every, lambda m: method.sample_grid(m, data), run.samples_dir),
+    ]
+    t0 = time.perf_counter()
+    for end, phase in method.phases(settings):
+        if state.step >= end:
+            continue
+        # Each phase (e.g. the iterative GAN's two stages) is one fit() over a
+        # dataset that starts at the current step.
+        method.enter_phase(model, phase)
+        state.stop_at = end
+        if phase:
+            say(f"phase: {phase} until step {end}")
+        dataset = method.dataset(data, settings, state.step)
+        model.fit(dataset, epochs=math.ceil((end - state.step) / settings.log_every),
+                  steps_per_epoch=settings.log_every, verbose=0, shuffle=False, callbacks=callbacks)
+        if state.diverged is not None:
+            break
+    seconds = time.perf_counter() - t0
+    writer.close()
+    if state.diverged is not None:
+        step, name, value = state.diverged
+        raise TrainingDiverged(
+            f"training stopped: {name} became {value} at step {step}; the last good checkpoint "
+            f"(step {state.last_checkpoint_step}) in {run.checkpoint_dir} is kept. "
+            f"Try a lower --learning_rate or --mixed_precision=float32")
+    if len(data.skip_log):
+        say(f"data: {data.skip_log.summary()}")
+    return _finish(run, method, model, data, settings, state.step, seconds, say, steps_run=state.step - start)
+
+
+def _has_metrics(run):
+    import os
+
+    return os.path.isfile(run.metrics_path)
+
+
+def _finish(run, method, model, data, settings, step, seconds, say, steps_run=0):
+    metrics = method.evaluate(model, data, settings)
+    metrics["training"] = {
+        "steps": step,
+        "steps_this_invocation": steps_run,
+        "seconds_this_invocation": round(seconds, 1),
+        "seconds_per_step": round(seconds / steps_run, 4) if steps_run else None,
+        "skipped_files": data.skip_log.counts,
+    }
+    run.write_metrics(metrics)
+    say(f"metrics: {run.metrics_path}")
+    for line in method.summarize(metrics):
+        say(line)
+    return metrics
