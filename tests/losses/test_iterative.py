@@ -1,0 +1,42 @@
+import math
+
+import numpy as np
+import pytest
+
+from tfface.losses import iterative as L
+
+LN2 = math.log(2.0)
+
+
+def test_adversarial_losses():
+    zero = np.zeros((2, 1), np.float32)
+    np.testing.assert_allclose(L.adversarial_discriminator_loss(zero, zero), [2 * LN2] * 2, rtol=1e-5)
+    np.testing.assert_allclose(L.adversarial_generator_loss(zero), [LN2] * 2, rtol=1e-5)
+    # D(x) = sigmoid(logit): a confident, correct D has a small loss and G a large one.
+    real, fake = np.full((1, 1), 5.0, np.float32), np.full((1, 1), -5.0, np.float32)
+    assert float(L.adversarial_discriminator_loss(real, fake)[0]) == pytest.approx(2 * math.log1p(math.exp(-5)), rel=1e-4)
+    assert float(L.adversarial_generator_loss(fake)[0]) == pytest.approx(math.log1p(math.exp(5)), rel=1e-4)
+
+
+def test_label_loss_is_mean_binary_cross_entropy_over_labels():
+    logits = np.array([[0.0, math.log(3.0)]], np.float32)  # sigmoid: 0.5, 0.75
+    labels = np.array([[1.0, 0.0]], np.float32)
+    expected = (-math.log(0.5) - math.log(0.25)) / 2
+    assert float(L.label_loss(logits, labels)[0]) == pytest.approx(expected, rel=1e-5)
+
+
+def test_perceptual_pixel_and_latent_losses():
+    h_real = [np.zeros((1, 2, 2, 1), np.float32), np.zeros((1, 1, 1, 4), np.float32)]
+    h_rebuilt = [np.full((1, 2, 2, 1), 0.5, np.float32), np.array([[[[1.0, -1.0, 0.0, 2.0]]]], np.float32)]
+    assert float(L.perceptual_loss(h_real, h_rebuilt)[0]) == pytest.approx((0.5 + 1.0) / 2)
+    assert float(L.perceptual_loss(h_real, h_rebuilt, weights=[1.0, 0.0])[0]) == pytest.approx(0.5)
+    x = np.zeros((2, 2, 2, 3), np.float32)
+    y = x.copy()
+    y[1] = 0.25
+    np.testing.assert_allclose(L.pixel_loss(x, y), [0.0, 0.25])
+    np.testing.assert_allclose(L.latent_code_loss(np.zeros((1, 4), np.float32), np.array([[1, -1, 0, 0]], np.float32)), [0.5])
+
+
+def test_integrated_loss_uses_the_papers_lambdas():
+    assert L.integrated_loss(1.0, 1.0, 1.0) == pytest.approx(2.0 + 0.5 + 1.0)
+    assert L.integrated_loss(1.0, 2.0, 3.0, (0.0, 1.0, 0.0)) == pytest.approx(2.0)

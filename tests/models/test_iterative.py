@@ -1,0 +1,32 @@
+import numpy as np
+import pytest
+
+from tfface.models import iterative as nets
+
+
+@pytest.mark.parametrize("size", [64, 128])
+def test_shapes_follow_the_resolved_architecture(size):
+    g = nets.generator(size, z_dim=100, n_labels=40, width=0.125)
+    d = nets.discriminator(size, width=0.125)
+    c = nets.classifier(d.outputs[1].shape[-1], 100, 40, width=0.125)
+    z = np.random.default_rng(0).uniform(-1, 1, (2, 100)).astype(np.float32)
+    labels = np.zeros((2, 40), np.float32)
+    x = g([z, labels]).numpy()
+    assert x.shape == (2, size, size, 3) and np.abs(x).max() <= 1.0
+    assert g.get_layer("reshape").output.shape[1:3] == (size // 16, size // 16)  # 8x8 at 128, not 5x5
+    source, shared, hidden = d(x)
+    assert source.shape == (2, 1) and shared.shape == (2, 128)  # 1024 * 0.125
+    assert [h.shape[1] for h in hidden] == [size // 2, size // 4, size // 8, size // 16]
+    z_t, logits = c(shared)
+    assert z_t.shape == (2, 100) and np.abs(z_t.numpy()).max() < 1.0 and logits.shape == (2, 40)
+
+
+def test_paper_widths():
+    d = nets.discriminator(128)
+    assert [d.get_layer(f"conv{i}").filters for i in range(1, 5)] == [64, 128, 256, 512]
+    assert d.get_layer("shared").units == 1024
+    g = nets.generator(128)
+    assert [g.get_layer(f"deconv{i}").filters for i in range(1, 5)] == [256, 128, 64, 3]
+    assert g.get_layer("project").units == 8 * 8 * 512
+    c = nets.classifier(1024)
+    assert c.get_layer("fc").units == 128

@@ -1,0 +1,76 @@
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfface.training import distribution
+from tfface.training.iterative_gan import IterativeGAN, IterativeMethod, hamming_loss, update_counts
+from tfface.training.settings import Settings
+
+
+@pytest.mark.parametrize("d,g,expected", [
+    (0.7, 0.7, (1, 1)),     # balanced
+    (1.3, 0.7, (1, 1)),     # within the ratio
+    (1.5, 0.7, (2, 1)),     # D's loss more than twice G's: an extra D update
+    (3.0, 0.7, (3, 1)),     # 4.3x: two extra
+    (70.0, 0.7, (3, 1)),    # capped
+    (0.3, 0.7, (1, 2)),     # and vice versa
+    (0.01, 0.7, (1, 3)),
+    (float("nan"), 0.7, (1, 1)),
+    (0.0, 0.7, (1, 1)),
+])
+def test_update_count_rule(d, g, expected):
+    assert update_counts(d, g, ratio=2.0, max_updates=3) == expected
+
+
+def test_hamming_loss():
+    assert hamming_loss(np.array([[0.9, 0.1], [0.4, 0.6]]), np.array([[1, 0], [1, 1]])) == 0.25
+
+
+def _tiny(stage=1, schedule=(1, 1)):
+    m = IterativeGAN(image_size=32, z_dim=8, n_labels=3, width=0.125)
+    m.compile(distribution.make_optimizer(2e-4, 0.5, 0.999), distribution.make_optimizer(2e-4, 0.5, 0.999))
+    m.build_optimizers()
+    m.stage, m.schedule = stage, schedule
+    rng = np.random.default_rng(0)
+    batch = (rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32), (rng.random((4, 3)) > 0.5).astype(np.float32),
+             rng.uniform(-1, 1, (4, 8)).astype(np.float32), (rng.random((4, 3)) > 0.5).astype(np.float32))
+    return m, batch
+
+
+def test_stage_two_adds_the_integrated_loss():
+    m1, batch = _tiny(stage=1)
+    logs1 = tf.function(m1.train_step)(batch)
+    assert "inte" not in logs1 and np.isfinite(float(logs1["g_loss"]))
+    m2, batch = _tiny(stage=2)
+    logs2 = tf.function(m2.train_step)(batch)
+    for k in ("inte", "per", "pix", "z"):
+        assert np.isfinite(float(logs2[k])) and float(logs2[k]) > 0
+    # Same initial weights and data: stage 2's G loss is stage 1's plus L_inte.
+    assert float(logs2["g_loss"]) > float(logs1["g_loss"])
+
+
+def test_schedule_controls_the_number_of_updates():
+    m, batch = _tiny(schedule=(3, 1))
+    tf.function(m.train_step)(batch)
+    assert int(m.d_optimizer.iterations.numpy()) == 3 and int(m.g_optimizer.iterations.numpy()) == 1
+    m, batch = _tiny(schedule=(1, 2))
+    tf.function(m.train_step)(batch)
+    assert int(m.d_optimizer.iterations.numpy()) == 1 and int(m.g_optimizer.iterations.numpy()) == 2
+
+
+def test_fit_dispatch_follows_the_losses():
+    m, batch = _tiny()
+    m.max_updates = 3
+    m.make_train_function(force=True)
+    m.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=3, verbose=0)
+    d_it, g_it = int(m.d_optimizer.iterations.numpy()), int(m.g_optimizer.iterations.numpy())
+    assert d_it >= 3 and g_it >= 3 and d_it + g_it <= 3 * 4
+
+
+def test_phases_and_defaults():
+    s = IterativeMethod().resolve(Settings(method="iterative", steps=100))
+    assert s.stage1_steps == 50 and s.baseline_steps == 100
+    assert IterativeMethod().phases(s) == [(50, "stage1"), (100, "stage2")]
+    m, _ = _tiny()
+    IterativeMethod().enter_phase(m, "stage2")
+    assert m.stage == 2 and m.train_function is None

@@ -1,0 +1,89 @@
+"""Losses of the iterative GAN ("Two Birds with One Stone", §3), one function each.
+
+The objective is eq. (1): min_G max_{D,C} L_ACGAN(G, D, C) + L_inte(G, D, C),
+with L_ACGAN = L_adv + L_label (§3.2) and
+L_inte = lambda1 L_per + lambda2 L_pix + lambda3 L_z (§3.3), lambda = (2, 0.5, 1).
+Only eq. (1) is numbered in the paper; the functions cite sections.
+
+Every function returns a per-example loss ``[B]``; the train step reduces
+with the global batch size.
+
+Interpretations:
+
+- L_adv (§3.2.1) is written in the minimax form.  D minimises the binary
+  cross-entropy of real -> 1, fake -> 0; G minimises the non-saturating
+  -log D(G(z, c)) (the form ACGAN and DCGAN implementations use, since
+  log(1 - D(G)) has no gradient when D wins).
+- L_label (§3.2.2) is printed as "E[log C(D(x))]" with a garbled expression
+  for c~; with n independent sigmoid outputs its natural reading is the
+  binary cross-entropy between c~ and the labels, averaged over the n labels.
+- ||.|| in L_per, L_pix and L_z is not specified; we use the mean absolute
+  difference (per element), which keeps the paper's lambdas on the same
+  scale as the cross-entropies whatever the image size.  L_per averages the
+  layers h1..h4 of D with equal weights alpha_i = 1/4 (§2.4's form).
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+
+def _f32(x):
+    return ops.cast(x, "float32")
+
+
+def _mean_per_example(x):
+    x = _f32(x)
+    return ops.mean(ops.reshape(x, (ops.shape(x)[0], -1)), axis=1)
+
+
+def _bce_logits(logits, targets):
+    logits = _f32(logits)
+    targets = ops.cast(targets, "float32")
+    return ops.binary_crossentropy(targets, logits, from_logits=True)
+
+
+def adversarial_discriminator_loss(real_logits, fake_logits):
+    """§3.2.1, L_adv for D: -log D(x_real) - log(1 - D(G(z, c))), per example."""
+    real = _bce_logits(real_logits, ops.ones_like(real_logits))
+    fake = _bce_logits(fake_logits, ops.zeros_like(fake_logits))
+    return _mean_per_example(real) + _mean_per_example(fake)
+
+
+def adversarial_generator_loss(fake_logits):
+    """§3.2.1, L_adv for G, non-saturating: -log D(G(z, c)), per example."""
+    return _mean_per_example(_bce_logits(fake_logits, ops.ones_like(fake_logits)))
+
+
+def label_loss(label_logits, labels):
+    """§3.2.2, L_label: binary cross-entropy of C's n sigmoid outputs against the labels, mean over labels."""
+    return _mean_per_example(_bce_logits(label_logits, labels))
+
+
+def perceptual_loss(hidden_real, hidden_rebuilt, weights=None):
+    """§3.3.2 (with §2.4's layer weights), L_per = sum_i alpha_i mean|h_i(x_rebuilt) - h_i(x_real)|.
+
+    ``hidden_*`` are lists of D's feature maps; ``weights`` default to 1/len.
+    """
+    n = len(hidden_real)
+    weights = [1.0 / n] * n if weights is None else list(weights)
+    total = 0.0
+    for w, a, b in zip(weights, hidden_real, hidden_rebuilt):
+        total = total + w * _mean_per_example(ops.abs(_f32(a) - _f32(b)))
+    return total
+
+
+def pixel_loss(x_real, x_rebuilt):
+    """§3.3.1, L_pix = mean|x_real - x_rebuilt| with x_rebuilt = G(z~, c~), per example."""
+    return _mean_per_example(ops.abs(_f32(x_real) - _f32(x_rebuilt)))
+
+
+def latent_code_loss(z, z_recovered):
+    """§3.3.3, L_z = mean|z~ - z| with z~ recovered by C from G(z, c), per example."""
+    return _mean_per_example(ops.abs(_f32(z_recovered) - _f32(z)))
+
+
+def integrated_loss(per, pix, z, lambdas=(2.0, 0.5, 1.0)):
+    """§3.3, L_inte = lambda1 L_per + lambda2 L_pix + lambda3 L_z (paper: lambda = (2.0, 0.5, 1.0))."""
+    l1, l2, l3 = lambdas
+    return l1 * per + l2 * pix + l3 * z

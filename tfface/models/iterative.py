@@ -1,0 +1,98 @@
+"""Networks of the iterative GAN ("Two Birds with One Stone", §4 and Fig. 3).
+
+Generator G(z, c)::
+
+    concat(z, c) -> FC -> reshape [s/16, s/16, 512]
+    5x5 deconv 256, 128, 64 (stride 2, batchnorm, ReLU), 5x5 deconv 3 (stride 2, tanh)
+
+Discriminator D (with the classifier C on its shared layer)::
+
+    5x5 conv 64, 128, 256, 512 (stride 2, leaky ReLU; batchnorm from the 2nd on) -> h1..h4
+    flatten(h4) -> FC 1             -> s (real/fake logit; sigmoid gives the probability)
+    flatten(h4) -> FC 1024, leaky ReLU -> the shared layer
+
+    C: shared -> FC 128, batchnorm, ReLU -> FC z_dim, tanh    -> z~
+                                        -> FC n_labels, sigmoid -> c~
+
+Interpretations:
+
+- The paper reshapes the FC output to 5x5x512 yet lists 16->32->64->128 after
+  four stride-2 deconvolutions (and an FC of "8584 neurons", which matches
+  neither).  Four stride-2 layers reaching s pixels must start from s/16, so
+  the FC has (s/16)^2 * 512 units: 8x8x512 for 128 px, 4x4x512 for 64 px.
+  D mirrors this and ends at s/16 x s/16 x 512 (not 5x5x512).
+- z and c enter G concatenated (ACGAN's conditioning).
+- D's hidden maps h1..h4 are returned for the perceptual loss.
+- Batchnorm/activation placement follows DCGAN, on which the paper builds.
+- ``width`` multiplies channel counts and the FC sizes (1.0 = the paper).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import layers
+
+G_CHANNELS = (512, 256, 128, 64)
+D_CHANNELS = (64, 128, 256, 512)
+SHARED_UNITS = 1024
+C_HIDDEN = 128
+
+
+def _init():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _ch(c, width):
+    return max(1, int(round(c * width)))
+
+
+def _bn(name, sync):
+    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
+                                     gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
+
+
+def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, name="G"):
+    """G(z, c) -> image in [-1, 1]."""
+    if image_size % 16:
+        raise ValueError(f"image size must be a multiple of 16, got {image_size}")
+    s0 = image_size // 16
+    z = keras.Input((z_dim,), name="z")
+    c = keras.Input((n_labels,), name="c")
+    ch = [_ch(v, width) for v in G_CHANNELS]
+    h = layers.Concatenate(name="zc")([z, c])
+    h = layers.Dense(s0 * s0 * ch[0], use_bias=False, kernel_initializer=_init(), name="project")(h)
+    h = layers.Reshape((s0, s0, ch[0]), name="reshape")(h)
+    h = layers.ReLU(name="project_relu")(_bn("project_bn", sync_batchnorm)(h))
+    for i, filters in enumerate(ch[1:], start=1):
+        h = layers.Conv2DTranspose(filters, 5, 2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"deconv{i}")(h)
+        h = layers.ReLU(name=f"deconv{i}_relu")(_bn(f"deconv{i}_bn", sync_batchnorm)(h))
+    h = layers.Conv2DTranspose(3, 5, 2, padding="same", kernel_initializer=_init(), dtype="float32", name="deconv4")(h)
+    out = layers.Activation("tanh", dtype="float32", name="image")(h)
+    return keras.Model([z, c], out, name=name)
+
+
+def discriminator(image_size=128, width=1.0, sync_batchnorm=False, name="D"):
+    """D(x) -> (source logit [B,1], shared layer [B,1024w], [h1, h2, h3, h4])."""
+    x = keras.Input((image_size, image_size, 3), name="image")
+    h, hidden = x, []
+    for i, filters in enumerate(D_CHANNELS, start=1):
+        h = layers.Conv2D(_ch(filters, width), 5, 2, padding="same", use_bias=i == 1, kernel_initializer=_init(), name=f"conv{i}")(h)
+        if i > 1:
+            h = _bn(f"conv{i}_bn", sync_batchnorm)(h)
+        h = layers.LeakyReLU(0.2, name=f"h{i}")(h)
+        hidden.append(layers.Activation("linear", dtype="float32", name=f"h{i}_f32")(h))
+    flat = layers.Flatten(name="flatten")(h)
+    source = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="source")(flat)
+    shared = layers.Dense(_ch(SHARED_UNITS, width), kernel_initializer=_init(), name="shared")(flat)
+    shared = layers.LeakyReLU(0.2, name="shared_act")(shared)
+    return keras.Model(x, [source, shared, hidden], name=name)
+
+
+def classifier(shared_units, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, name="C"):
+    """C(shared) -> (z~ in (-1, 1), label logits).  Sigmoid of the logits gives c~."""
+    s = keras.Input((shared_units,), name="shared")
+    h = layers.Dense(_ch(C_HIDDEN, width), use_bias=False, kernel_initializer=_init(), name="fc")(s)
+    h = layers.ReLU(name="fc_relu")(_bn("fc_bn", sync_batchnorm)(h))
+    z = layers.Dense(z_dim, activation="tanh", kernel_initializer=_init(), dtype="float32", name="z")(h)
+    c = layers.Dense(n_labels, kernel_initializer=_init(), dtype="float32", name="c_logits")(h)
+    return keras.Model(s, [z, c], name=name)
