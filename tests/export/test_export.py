@@ -1,0 +1,180 @@
+import base64
+import io
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.training.cli import ROOT, TINY, run
+
+EXPORT = os.path.join(ROOT, "export.py")
+
+
+def export(*args, timeout=900):
+    return subprocess.run([sys.executable, EXPORT, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)
+
+
+@pytest.fixture(scope="module")
+def residual_run(tmp_path_factory):
+    rd = tmp_path_factory.mktemp("res") / "run"
+    proc = run(*TINY, "--steps=4", f"--run_dir={rd}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return rd
+
+
+@pytest.fixture(scope="module")
+def exported(residual_run, tmp_path_factory):
+    out = tmp_path_factory.mktemp("export")
+    proc = export(f"--run_dir={residual_run}", f"--out={out}", "--model_name=glasses", "--report_images=8")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return out / "glasses" / "1"
+
+
+def png_bytes(arr):
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def face(size=96, seed=3):
+    from tfface.data import synthetic
+
+    return synthetic.render([seed], synthetic.sample_attributes([seed]), size)[0]
+
+
+def test_layout_and_report(exported):
+    assert (exported / "saved_model.pb").is_file() and (exported / "variables").is_dir()
+    meta = json.loads((exported / "assets.extra" / "tfface.json").read_text())
+    assert meta["method"] == "residual" and meta["image_size"] == 32 and meta["attribute"] == "Eyeglasses"
+    report = json.loads((exported / "assets.extra" / "export_report.json").read_text())
+    t = report["tflite"]
+    assert set(t) >= {"float32", "float16", "dynamic", "int8"}
+    for variant in ("float32", "float16", "dynamic", "int8"):
+        assert (exported / t[variant]["file"]).stat().st_size == t[variant]["bytes"] > 0
+        for sig in ("add_tensor", "remove_tensor"):
+            assert t[variant]["signatures"][sig]["latency_ms_per_image"] > 0
+    # Parity with the Keras model on held-out images.
+    assert t["float32"]["signatures"]["add_tensor"]["max_abs_error"] < 1e-4
+    assert t["float16"]["signatures"]["add_tensor"]["max_abs_error"] < 2e-2
+    assert t["dynamic"]["signatures"]["add_tensor"]["psnr_db"] > 25
+    assert t["int8"]["signatures"]["add_tensor"]["psnr_db"] > 20
+    assert t["int8"]["bytes"] < t["float32"]["bytes"]
+
+
+def test_fresh_process_without_tfface_runs_every_signature(exported):
+    img = png_bytes(face())
+    code = textwrap.dedent(f"""
+        import sys, json, base64, numpy as np, tensorflow as tf
+        m = tf.saved_model.load({str(exported)!r})
+        # REST clients send {{"b64": ...}}; the server hands the signature the decoded bytes.
+        request = json.loads(json.dumps({{"instances": [{{"b64": {base64.b64encode(img).decode()!r}}}]}}))
+        data = tf.constant([base64.b64decode(i["b64"]) for i in request["instances"]])
+        out = m.signatures["serving_default"](images=data)
+        png = out["edited_png"].numpy()[0]
+        decoded = tf.io.decode_png(png).numpy()
+        add = m.signatures["add"](images=data, strength=tf.constant([0.0]))
+        rem = m.signatures["remove_tensor"](images=tf.zeros([2, 32, 32, 3]), strength=tf.ones([2]))
+        result = dict(shape=list(decoded.shape), edited=list(out["edited"].shape), residual=list(out["residual"].shape),
+                      add=list(add["edited_png"].shape), remove=list(rem["edited"].shape),
+                      tfface_imported=any(k.startswith("tfface") for k in sys.modules))
+        print(json.dumps(result))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert r["shape"] == [32, 32, 3] and r["edited"] == [1, 32, 32, 3] and r["residual"] == [1, 32, 32, 3]
+    assert r["add"] == [1] and r["remove"] == [2, 32, 32, 3]
+    assert r["tfface_imported"] is False
+
+
+def test_strength_scales_the_residual(exported):
+    import tensorflow as tf
+
+    m = tf.saved_model.load(str(exported))
+    x = tf.constant(face(32)[None].astype(np.float32) / 255.0)
+    zero = m.signatures["add_tensor"](images=x, strength=tf.constant([0.0]))
+    half = m.signatures["add_tensor"](images=x, strength=tf.constant([0.5]))
+    full = m.signatures["add_tensor"](images=x, strength=tf.constant([1.0]))
+    np.testing.assert_allclose(zero["edited"].numpy(), x.numpy(), atol=1e-6)
+    np.testing.assert_allclose(half["residual"].numpy(), full["residual"].numpy(), atol=1e-6)
+    np.testing.assert_allclose(full["edited"].numpy(), np.clip(x.numpy() + full["residual"].numpy(), 0, 1), atol=1e-5)
+
+
+@pytest.mark.parametrize("payload,message", [
+    (b"", "image bytes are empty"),
+    (b"not an image at all", "Unknown image file format"),
+])
+def test_bad_bytes_raise_invalid_argument(exported, payload, message):
+    import tensorflow as tf
+
+    m = tf.saved_model.load(str(exported))
+    with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+        m.signatures["serving_default"](images=tf.constant([payload]))
+
+
+def test_oversized_image_is_refused_before_decoding(exported, tmp_path):
+    import tensorflow as tf
+
+    from tests.data.fixtures import write_png_bomb
+
+    write_png_bomb(str(tmp_path / "bomb.png"), side=9000)  # 81 MP, a few KB on disk
+    m = tf.saved_model.load(str(exported))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="more than 64000000 pixels"):
+        m.signatures["serving_default"](images=tf.constant([(tmp_path / "bomb.png").read_bytes()]))
+
+
+def test_wrong_tensor_shape_is_rejected(exported):
+    import tensorflow as tf
+
+    m = tf.saved_model.load(str(exported))
+    with pytest.raises((tf.errors.InvalidArgumentError, ValueError, TypeError)):
+        m.signatures["add_tensor"](images=tf.zeros([1, 16, 16, 3]), strength=tf.ones([1]))
+
+
+def test_tflite_runs_with_ai_edge_litert(exported):
+    from tfface.export.tflite import Runner
+
+    x = face(32)[None].astype(np.float32) / 255.0
+    for variant in ("float32", "int8"):
+        r = Runner(str(exported / "assets.extra" / "tflite" / f"{variant}.tflite"), "add_tensor")
+        out = r(images=x, strength=np.ones([1]))
+        assert out["edited"].shape == (1, 32, 32, 3) and np.isfinite(out["edited"]).all()
+
+
+def test_existing_version_is_kept_without_overwrite(residual_run, exported):
+    out = exported.parent.parent
+    before = (exported / "saved_model.pb").read_bytes()
+    proc = export(f"--run_dir={residual_run}", f"--out={out}", "--model_name=glasses", "--version=1", "--formats=saved_model")
+    assert proc.returncode == 2 and "already exists; pass --overwrite" in proc.stderr
+    assert (exported / "saved_model.pb").read_bytes() == before
+    nxt = export(f"--run_dir={residual_run}", f"--out={out}", "--model_name=glasses", "--formats=saved_model")
+    assert nxt.returncode == 0, nxt.stderr[-2000:]
+    assert (exported.parent / "2" / "saved_model.pb").is_file()
+    assert not [d for d in os.listdir(out) if d.startswith(".tmp")]
+
+
+def test_failed_export_leaves_no_partial_version(residual_run, tmp_path, monkeypatch):
+    from tfface.export import exporter, tflite
+
+    def boom(*a, **k):
+        raise RuntimeError("conversion failed")
+
+    monkeypatch.setattr(tflite, "convert", boom)
+    with pytest.raises(RuntimeError, match="conversion failed"):
+        exporter.export_run(str(residual_run), str(tmp_path), model_name="m", say=lambda m: None)
+    assert os.listdir(tmp_path) == [] or not any(os.listdir(tmp_path / d) for d in os.listdir(tmp_path) if not d.startswith("."))
+    assert not [d for d in os.listdir(tmp_path) if d.startswith(".tmp")]
+    assert not (tmp_path / "m" / "1").exists()
+
+
+def test_bad_export_flags(residual_run, tmp_path):
+    assert export(f"--out={tmp_path}").returncode == 2
+    p = export(f"--run_dir={residual_run}", f"--out={tmp_path}", "--formats=tflite")
+    assert p.returncode == 2 and "converted from the SavedModel" in p.stderr
+    p = export(f"--run_dir={tmp_path}/missing", f"--out={tmp_path}")
+    assert p.returncode == 1 and "not a run directory" in p.stderr

@@ -1,0 +1,116 @@
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.training.cli import ROOT, TINY, run
+
+skimage = pytest.importorskip("skimage.data")
+pytest.importorskip("dlib")
+
+
+@pytest.fixture(scope="module")
+def model(tmp_path_factory):
+    rd = tmp_path_factory.mktemp("edit") / "run"
+    assert run(*TINY, "--steps=6", f"--run_dir={rd}").returncode == 0
+    from tfface.export.exporter import export_run
+
+    return export_run(str(rd), str(rd.parent / "export"), model_name="m", variants=("float32",), report_images=4,
+                      say=lambda m: None)
+
+
+def astronaut():
+    return skimage.astronaut()
+
+
+def edit_cli(*args):
+    return subprocess.run([sys.executable, "-m", "tfface.edit", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_detects_the_astronauts_face():
+    from tfface.edit import detect_faces
+
+    faces = detect_faces(astronaut())
+    assert len(faces) == 1
+    (l, t, r, b), left, right = faces[0]
+    assert 150 < l < 240 and 40 < t < 120 and left[0] < right[0]  # her face is upper middle
+
+
+@pytest.mark.parametrize("kind", ["saved_model", "tflite"])
+def test_edit_changes_only_the_face_region(model, kind):
+    from tfface.edit import detect_faces, edit_face, edit_photo, load_editor
+
+    path = model if kind == "saved_model" else os.path.join(model, "assets.extra", "tflite", "float32.tflite")
+    editor = load_editor(path, "add")
+    photo = astronaut()
+    out, n = edit_photo(photo, editor, strength=40.0)  # a barely trained model: amplify its residual
+    assert n == 1 and out.shape == photo.shape and out.dtype == np.uint8
+    changed = np.abs(out.astype(int) - photo).max(axis=-1) > 0
+    assert changed.sum() > 500
+    (box, left, right), = detect_faces(photo)
+    _, (x0, y0, x1, y1) = edit_face(photo, editor, left, right, 40.0)
+    outside = changed.copy()
+    outside[y0:y1, x0:x1] = False
+    assert not outside.any(), "pixels outside the face region changed"
+    # The region is the aligned crop around the face, not the whole photo.
+    assert (x1 - x0) * (y1 - y0) < 0.5 * photo.shape[0] * photo.shape[1]
+
+
+def test_zero_strength_is_the_identity(model):
+    from tfface.edit import edit_photo, load_editor
+
+    out, _ = edit_photo(astronaut(), load_editor(model), strength=0.0)
+    np.testing.assert_array_equal(out, astronaut())
+
+
+def test_all_faces(model):
+    from tfface.edit import edit_photo, load_editor
+
+    two = np.concatenate([astronaut(), astronaut()[:, ::-1]], axis=1)
+    editor = load_editor(model)
+    one_edit, n = edit_photo(two, editor, strength=40.0)
+    both, _ = edit_photo(two, editor, strength=40.0, all_faces=True)
+    assert n == 2
+    half = two.shape[1] // 2
+    changed_one = np.abs(one_edit.astype(int) - two).max(-1) > 0
+    changed_both = np.abs(both.astype(int) - two).max(-1) > 0
+    assert changed_both[:, :half].any() and changed_both[:, half:].any()
+    assert changed_one[:, :half].any() != changed_one[:, half:].any()
+
+
+def test_command_line(model, tmp_path):
+    src = tmp_path / "astronaut.jpg"
+    Image.fromarray(astronaut()).save(src, quality=95)
+    out = tmp_path / "out.png"
+    p = edit_cli("--model", model, "--input", str(src), "--output", str(out), "--strength", "2")
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert Image.open(out).size == (512, 512)
+    before = out.read_bytes()
+    again = edit_cli("--model", model, "--input", str(src), "--output", str(out))
+    assert again.returncode == 2 and "exists; pass --overwrite" in again.stderr and out.read_bytes() == before
+    same = edit_cli("--model", model, "--input", str(src), "--output", str(src))
+    assert same.returncode == 2 and "must differ from --input" in same.stderr
+
+
+def test_no_face_and_bad_input(model, tmp_path):
+    noise = tmp_path / "noise.png"
+    Image.fromarray((np.random.default_rng(0).random((300, 400, 3)) * 255).astype(np.uint8)).save(noise)
+    p = edit_cli("--model", model, "--input", str(noise), "--output", str(tmp_path / "o.png"))
+    assert p.returncode == 1 and "no face found in" in p.stderr and not (tmp_path / "o.png").exists()
+    junk = tmp_path / "junk.jpg"
+    junk.write_text("hello")
+    p = edit_cli("--model", model, "--input", str(junk), "--output", str(tmp_path / "o.png"))
+    assert p.returncode == 1 and "not an image" in p.stderr
+    p = edit_cli("--model", str(tmp_path / "none"), "--input", str(noise), "--output", str(tmp_path / "o.png"))
+    assert p.returncode == 1 and "model not found" in p.stderr
+
+
+def test_celeba_sample_photo(model, celeba_sample):
+    from tfface.edit import edit_photo, load_editor
+
+    photo = np.asarray(Image.open(celeba_sample / "img_align_celeba" / "000017.jpg").convert("RGB"))
+    out, n = edit_photo(photo, load_editor(model), strength=40.0)
+    assert n >= 1 and out.shape == photo.shape

@@ -1,0 +1,83 @@
+"""TensorFlow ops used inside exported graphs: validated decoding, cropping, PNG encoding.
+
+These run inside SavedModels served by TF Serving, so they only use core TF
+ops, and bad input raises ``InvalidArgumentError`` with a clear message
+instead of crashing or decoding a decompression bomb.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+# Refuse to decode images with more pixels than this (about 8000 x 8000).
+MAX_PIXELS = 64_000_000
+
+
+def _png_shape(data):
+    # IHDR: width and height are big-endian uint32 at bytes 16..24.
+    wh = tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.uint8)
+    wh = tf.cast(wh, tf.int64)
+    w = ((wh[0] * 256 + wh[1]) * 256 + wh[2]) * 256 + wh[3]
+    h = ((wh[4] * 256 + wh[5]) * 256 + wh[6]) * 256 + wh[7]
+    return tf.stack([h, w])
+
+
+def header_shape(data):
+    """(height, width) from a JPEG or PNG header without decoding; (0, 0) when unknown."""
+    is_jpeg = tf.strings.substr(data, 0, 2) == b"\xff\xd8"
+    is_png = tf.logical_and(tf.strings.length(data) >= 24, tf.strings.substr(data, 0, 8) == b"\x89PNG\r\n\x1a\n")
+    return tf.case(
+        [(is_jpeg, lambda: tf.cast(tf.io.extract_jpeg_shape(data)[:2], tf.int64)), (is_png, lambda: _png_shape(data))],
+        default=lambda: tf.zeros([2], tf.int64),
+    )
+
+
+def decode(data, max_pixels=MAX_PIXELS):
+    """Encoded image bytes (JPEG, PNG, GIF, BMP) -> float32 [H, W, 3] in [0, 1], validated."""
+    # Asserts have no data dependency on the decoder: order them explicitly,
+    # so an oversized image is refused *before* it is decoded.
+    not_empty = tf.debugging.assert_greater(tf.strings.length(data), 0, message="image bytes are empty")
+    with tf.control_dependencies([not_empty]):
+        hw = header_shape(data)
+        small = tf.debugging.assert_less_equal(hw[0] * hw[1], tf.cast(max_pixels, tf.int64),
+                                               message=f"image has more than {max_pixels} pixels")
+    with tf.control_dependencies([small]):
+        img = tf.io.decode_image(data, channels=3, expand_animations=False, dtype=tf.uint8)
+    shape = tf.shape(img, out_type=tf.int64)
+    decoded_small = tf.debugging.assert_less_equal(shape[0] * shape[1], tf.cast(max_pixels, tf.int64),
+                                                   message=f"image has more than {max_pixels} pixels")
+    with tf.control_dependencies([decoded_small]):
+        img = tf.identity(img)
+    img.set_shape([None, None, 3])
+    return tf.cast(img, tf.float32) / 255.0
+
+
+def center_crop_resize(img, size, crop=None):
+    """Centre square of side min(crop, h, w) (crop None: min(h, w)), resized to ``size`` (area-averaged)."""
+    h, w = tf.shape(img)[0], tf.shape(img)[1]
+    side = tf.minimum(h, w) if crop is None else tf.minimum(tf.minimum(h, w), crop)
+    top, left = (h - side) // 2, (w - side) // 2
+    img = img[top:top + side, left:left + side]
+    img = tf.image.resize(img[None], [size, size], method="area", antialias=True)[0]
+    return tf.clip_by_value(img, 0.0, 1.0)
+
+
+def decode_batch(images, size, crop=None, max_pixels=MAX_PIXELS):
+    """string [N] -> float32 [N, size, size, 3] in [0, 1]."""
+    tf.debugging.assert_rank(images, 1, message="images must be a 1-D batch of encoded image strings")
+    return tf.map_fn(lambda b: center_crop_resize(decode(b, max_pixels), size, crop), images,
+                     fn_output_signature=tf.TensorSpec([size, size, 3], tf.float32))
+
+
+def encode_png_batch(images):
+    """float [N, H, W, 3] in [0, 1] -> PNG bytes [N]."""
+    u8 = tf.cast(tf.round(tf.clip_by_value(images, 0.0, 1.0) * 255.0), tf.uint8)
+    return tf.map_fn(tf.io.encode_png, u8, fn_output_signature=tf.TensorSpec([], tf.string))
+
+
+def check_float_images(images, size):
+    """Validate a float image batch [N, size, size, 3]."""
+    tf.debugging.assert_rank(images, 4, message="images must be [N, height, width, 3]")
+    s = tf.shape(images)
+    tf.debugging.assert_equal(s[1:], tf.constant([size, size, 3]), message=f"images must be [N, {size}, {size}, 3]")
+    return images
