@@ -66,3 +66,19 @@ def test_bad_arguments_raise_clear_errors():
         synthetic.render([1], [[0, 1]], 32)
     with pytest.raises(ValueError, match="0 or 1"):
         synthetic.render([1], [[2] * 8], 32)
+
+
+def test_landmarks_are_on_the_face():
+    seeds = np.arange(8)
+    attrs = synthetic.sample_attributes(seeds)
+    img = synthetic.render(seeds, attrs, 128)
+    lm = synthetic.landmarks(seeds, attrs, 128)
+    assert lm.shape == (8, 5, 2)
+    for i in range(8):
+        for eye in lm[i, :2]:
+            x, y = np.round(eye).astype(int)
+            # The pupil is black (a specular highlight sits about a pixel off-centre).
+            assert img[i, y - 1:y + 2, x - 1:x + 2].max(axis=-1).min() < 90, "an eye landmark lands on the pupil"
+        left, right, nose, ml, mr = lm[i]
+        assert left[0] < nose[0] < right[0] and ml[0] < mr[0]
+        assert max(left[1], right[1]) < nose[1] < min(ml[1], mr[1]) + 3

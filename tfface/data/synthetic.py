@@ -459,3 +459,32 @@ def counterfactual(seeds, attrs, attribute: str, size: int = 64):
     for name in ATTRIBUTE_LAYERS[attribute]:
         mask |= (layers0[name] > 0) | (layers1[name] > 0)
     return _to_uint8(img0), _to_uint8(img1), mask
+
+
+LANDMARKS = ("left_eye", "right_eye", "nose", "left_mouth", "right_mouth")
+
+
+def landmarks(seeds, attrs, size: int = 64) -> np.ndarray:
+    """Exact 5-point landmarks in pixel (x, y), CelebA's order: [N, 5, 2].
+
+    Left/right are as seen in the image.  Eyes are the eye centres, the nose
+    point is the nose tip, mouth points are the corners (which move with
+    Smiling).  Ground truth for the landmark experiment (residual paper,
+    Table 2).
+    """
+    seeds, attrs, size = _check(seeds, attrs, size)
+    P = _identity_params(seeds)
+    smile = attrs[:, ATTRIBUTES.index("Smiling")].astype(np.float32)
+    ex, ey, ny, my = P["ex"], P["ey"], P["ny"], P["my"]
+    mw = P["mw"] * (1.0 + 0.15 * smile)
+    # The mouth corners sit on the lip centre line at t = +-1.
+    yc = my + smile * (0.012 - 0.05)
+    local = np.stack([
+        np.stack([-ex, ey], -1), np.stack([ex, ey], -1), np.stack([np.zeros_like(ny), ny + 0.005], -1),
+        np.stack([-mw, yc], -1), np.stack([mw, yc], -1),
+    ], axis=1)  # [N, 5, 2] face-local
+    cos, sin = np.cos(P["rot"])[:, None], np.sin(P["rot"])[:, None]
+    x, y = local[..., 0] * P["scale"][:, None], local[..., 1] * P["scale"][:, None]
+    u = cos * x - sin * y + P["tx"][:, None]
+    v = sin * x + cos * y + P["ty"][:, None]
+    return np.stack([(u + 1.0) * size / 2.0 - 0.5, (v + 1.0) * size / 2.0 - 0.5], axis=-1)

@@ -1,0 +1,79 @@
+import json
+import os
+
+import numpy as np
+import pytest
+
+from tests.training.cli import TINY, run
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory):
+    from tfface.evaluation import classifier
+
+    d = tmp_path_factory.mktemp("clf") / "synthetic-32px"
+    info = classifier.train("synthetic", 32, steps=1000, batch_size=64, out=str(d), say=lambda m: None)
+    assert set(info["test_accuracy"]) >= {"Eyeglasses", "Male"}
+    return d, info
+
+
+def test_classifier_is_saved_reloaded_and_judges_true_flips(classifier_dir):
+    from tfface.data import synthetic
+    from tfface.evaluation import classifier
+
+    d, info = classifier_dir
+    model, loaded = classifier.load(str(d))
+    assert loaded == info and info["test_accuracy"]["Eyeglasses"] > 0.9
+    seeds = np.arange(10_000, 10_200)
+    attrs = synthetic.sample_attributes(seeds)
+    attrs[:, synthetic.attribute_index("Eyeglasses")] = 0
+    x, cf, _ = synthetic.counterfactual(seeds, attrs, "Eyeglasses", 32)
+    k = info["attribute_names"].index("Eyeglasses")
+    # The true edit (glasses added) flips the judge; doing nothing does not.
+    assert (classifier.predict(model, cf)[:, k] >= 0.5).mean() > 0.85
+    assert (classifier.predict(model, x)[:, k] >= 0.5).mean() < 0.15
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    base = tmp_path_factory.mktemp("eval")
+    for name, extra in (("full", []), ("no_dual", ["--no_dual"])):
+        assert run(*TINY, "--steps=4", f"--run_dir={base / name}", *extra).returncode == 0
+    return base
+
+
+def test_report_builds_from_a_tiny_run(runs, classifier_dir):
+    from tfface.evaluate import evaluate
+
+    result = evaluate(str(runs / "full"), classifier_dir=str(classifier_dir[0]), images=16,
+                      compare=[str(runs / "no_dual")], say=lambda m: None)
+    ev = runs / "full" / "eval"
+    saved = json.loads((ev / "metrics.json").read_text())
+    assert saved["step"] == 4 and result["attribute"] == "Eyeglasses"
+    for d in ("add", "remove"):
+        gt = saved[d]["ground_truth"]
+        assert set(gt["model"]) >= {"psnr", "ssim", "psnr_in_mask", "psnr_outside_mask", "residual_energy_in_mask"}
+        assert 0 <= saved[d]["classifier"]["flip_rate"] <= 1
+        assert saved[d]["identity"]["pairs"] == 16
+    lm = saved["landmarks"]
+    assert lm["ground_truth"] == "exact synthetic landmarks" and set(lm) >= {"D0", "D1", "D1m"}
+    assert [a["dual"] for a in saved["ablation"]] == [True, False]
+    report = (ev / "report.md").read_text()
+    for section in ("## Synthetic ground truth", "## Attribute classifier flip rate", "## Identity preservation",
+                    "(paper 1, Table 2)", "## Ablation", "## Figures"):
+        assert section in report
+    for fig in saved["figures"].values():
+        assert (ev / fig).is_file() and f"]({fig})" in report
+    assert "add_saliency" in saved["figures"]
+    assert not [p for p in os.listdir(runs / "full") if ".tmp" in p]
+
+
+def test_iterative_report(tmp_path, classifier_dir):
+    from tfface.evaluate import evaluate
+
+    rd = tmp_path / "it"
+    assert run(*TINY, "--method=iterative", "--z_dim=8", "--steps=4", "--baseline_steps=4", f"--run_dir={rd}").returncode == 0
+    r = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=16, say=lambda m: None)
+    assert set(r["recognition"]) >= {"hamming_loss", "cnn_baseline_hamming_loss"}
+    assert r["reconstruction"]["psnr"] > 0 and "Eyeglasses" in r["transformation"]
+    assert "## Recognition" in (rd / "eval" / "report.md").read_text()
