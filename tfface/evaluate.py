@@ -203,13 +203,15 @@ class Evaluation:
     def saliency(self, x, y):
         """tf-keras-vis saliency of the classifier's score for the attribute, on inputs and on outputs."""
         from tf_keras_vis.saliency import Saliency
+        from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
 
         from tfface.training.callbacks import grid_image
 
         model, info, _ = self.classifier()
         k = info["attribute_names"].index(self.settings.attribute)
-        sal = Saliency(model, clone=False)
-        maps = [sal(lambda o: o[:, k], np.asarray(imgs, np.float32), smooth_samples=8, smooth_noise=0.1) for imgs in (x, y)]
+        # Score the logit, not the sigmoid: a confident sigmoid has no gradient.
+        sal = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
+        maps = [sal(lambda o: o[:, k], np.asarray(imgs, np.float32), smooth_samples=16, smooth_noise=0.1) for imgs in (x, y)]
         rows = [[x[i], heat(maps[0][i]), y[i], heat(maps[1][i])] for i in range(len(x))]
         return grid_image(rows)
 

@@ -75,12 +75,12 @@ def test_fresh_process_without_tfface_runs_every_signature(exported):
         request = json.loads(json.dumps({{"instances": [{{"b64": {base64.b64encode(img).decode()!r}}}]}}))
         data = tf.constant([base64.b64decode(i["b64"]) for i in request["instances"]])
         out = m.signatures["serving_default"](images=data)
-        png = out["edited_png"].numpy()[0]
+        png = out["edited_png_bytes"].numpy()[0]
         decoded = tf.io.decode_png(png).numpy()
         add = m.signatures["add"](images=data, strength=tf.constant([0.0]))
         rem = m.signatures["remove_tensor"](images=tf.zeros([2, 32, 32, 3]), strength=tf.ones([2]))
         result = dict(shape=list(decoded.shape), edited=list(out["edited"].shape), residual=list(out["residual"].shape),
-                      add=list(add["edited_png"].shape), remove=list(rem["edited"].shape),
+                      add=list(add["edited_png_bytes"].shape), remove=list(rem["edited"].shape),
                       tfface_imported=any(k.startswith("tfface") for k in sys.modules))
         print(json.dumps(result))
     """)

@@ -5,7 +5,7 @@ Residual editor signatures (one image size S, images cropped like the training d
 =================  ===========================================  ==========================================
 signature          inputs                                       outputs
 =================  ===========================================  ==========================================
-serving_default    images: string [N] (JPEG/PNG/GIF/BMP bytes)  edited_png: string [N], edited: float32
+serving_default    images: string [N] (JPEG/PNG/GIF/BMP bytes)  edited_png_bytes: string [N], edited: float32
                                                                 [N,S,S,3] in [0,1], residual: float32
                                                                 [N,S,S,3], unscaled (edited =
                                                                 clip(image + strength * residual))
@@ -19,6 +19,10 @@ signatures: ``serving_default``/``transform`` (images, attributes [N,K]:
 1 = set, 0 = clear, -1 = keep what the model recognises), ``recognize``
 (images -> probabilities [N,K]), ``generate`` (z [N,z_dim], attributes),
 and ``transform_tensor``/``recognize_tensor`` with float images.
+
+PNG outputs are named ``*_png_bytes``: TF Serving's REST API returns string
+outputs whose names end in ``_bytes`` as ``{"b64": ...}``, and accepts
+``{"b64": ...}`` for string inputs.
 
 Bad input (wrong rank or size, undecodable bytes, more than 64 megapixels)
 fails with InvalidArgumentError and a message; the server keeps running.
@@ -62,7 +66,7 @@ def residual_archive(model, settings):
 
     def edit_bytes(generator, images, strength):
         out = edit(generator, ops.decode_batch(images, size, crop), strength)
-        out["edited_png"] = ops.encode_png_batch(out["edited"])
+        out["edited_png_bytes"] = ops.encode_png_batch(out["edited"])
         return out
 
     strings = tf.TensorSpec([None], tf.string, name="images")
@@ -113,7 +117,7 @@ def iterative_archive(model, settings, attribute_names):
 
     def transform_bytes(images, attributes):
         out = transform(ops.decode_batch(images, size, crop), attributes)
-        out["image_png"] = ops.encode_png_batch(out["image"])
+        out["image_png_bytes"] = ops.encode_png_batch(out["image"])
         return out
 
     def recognize_tensor(images):
@@ -124,7 +128,7 @@ def iterative_archive(model, settings, attribute_names):
 
     def generate_bytes(z, attributes):
         image = generate(z, attributes)
-        return {"image": image, "image_png": ops.encode_png_batch(image)}
+        return {"image": image, "image_png_bytes": ops.encode_png_batch(image)}
 
     archive.add_endpoint("transform_tensor", transform, input_signature=[_float_spec(size), attrs])
     archive.add_endpoint("recognize_tensor", recognize_tensor, input_signature=[_float_spec(size)])

@@ -1,0 +1,96 @@
+"""Inference speed of exported models at the papers' size (128x128, width 1).
+
+    python benchmarks/inference.py [--repeats 5]
+
+- SavedModel, batch of 64 at 128x128: the residual editor (add_tensor) and the
+  iterative GAN's rebuild (transform_tensor) and generation.  Paper 2 (Table 2)
+  reports 3.2256 s to rebuild and 2.1558 s to generate 64 images on a GTX 1070 Ti.
+- TFLite per-image latency of the residual editor for each variant.
+
+Models are freshly initialised (speed does not depend on training); the runs
+are written to a temporary directory.
+"""
+
+import argparse
+import os
+import platform
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import numpy as np  # noqa: E402
+
+
+def best_of(fn, repeats):
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times), float(np.median(times))
+
+
+def make_run(tmp, method):
+    """A width-1, 128-px run directory with an initial checkpoint (no training)."""
+    from tfface.training import distribution
+    from tfface.training.methods import get
+    from tfface.training.run import RunDirectory
+    from tfface.training.settings import Settings
+
+    s = Settings(method=method, image_size=128, width=1.0, steps=1, baseline_steps=0)
+    m = get(method)
+    s = m.resolve(s)
+    distribution.set_precision("float32")
+    model = m.build_model(s)
+    run = RunDirectory(os.path.join(tmp, method))
+    run.save_settings(s)
+    manager, step = run.checkpoint_manager(m.checkpoint_objects(model))
+    manager.save(checkpoint_number=0)
+    return run.path
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--variants", default="float32,float16,dynamic,int8")
+    args = ap.parse_args()
+    import tensorflow as tf
+
+    from tfface.export.exporter import export_run
+    from tfface.export.tflite import Runner, latency_ms
+
+    print(f"# inference: {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
+          f"`python benchmarks/inference.py --repeats {args.repeats}`")
+    rng = np.random.default_rng(0)
+    x64 = tf.constant(rng.random((64, 128, 128, 3)).astype(np.float32))
+    with tempfile.TemporaryDirectory() as tmp:
+        res = export_run(make_run(tmp, "residual"), os.path.join(tmp, "export"), model_name="residual",
+                         variants=tuple(args.variants.split(",")), report_images=8, say=lambda m: None)
+        m = tf.saved_model.load(res)
+        best, med = best_of(lambda: m.signatures["add_tensor"](images=x64, strength=tf.ones([64]))["edited"].numpy(), args.repeats)
+        print(f"residual editor, SavedModel, 64 images at 128x128: {best:.3f} s (median {med:.3f} s)")
+        it = export_run(make_run(tmp, "iterative"), os.path.join(tmp, "export"), model_name="iterative",
+                        formats=("saved_model",), report_images=8, say=lambda m: None)
+        mi = tf.saved_model.load(it)
+        k = 8
+        best, med = best_of(lambda: mi.signatures["transform_tensor"](images=x64, attributes=-tf.ones([64, k]))["image"].numpy(), args.repeats)
+        print(f"iterative GAN rebuild, SavedModel, 64 images at 128x128: {best:.3f} s (median {med:.3f} s); paper 2: 3.2256 s on a GTX 1070 Ti")
+        z = tf.constant(rng.uniform(-1, 1, (64, 100)).astype(np.float32))
+        best, med = best_of(lambda: mi.signatures["generate"](z=z, attributes=tf.zeros([64, k]))["image"].numpy(), args.repeats)
+        print(f"iterative GAN generation, SavedModel, 64 images at 128x128: {best:.3f} s (median {med:.3f} s); paper 2: 2.1558 s")
+        one = rng.random((1, 128, 128, 3)).astype(np.float32)
+        print("| TFLite variant (residual editor, 128x128, width 1) | size MB | ms per image |")
+        print("|---|---|---|")
+        for v in args.variants.split(","):
+            path = os.path.join(res, "assets.extra", "tflite", f"{v}.tflite")
+            r = Runner(path, "add_tensor")
+            ms = latency_ms(lambda: r(images=one, strength=np.ones([1])), repeats=max(5, args.repeats))
+            print(f"| {v} | {os.path.getsize(path) / 1e6:.2f} | {ms:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
