@@ -19,7 +19,7 @@ Interpretations (the table leaves these open):
 
 - Layer order is conv -> batchnorm -> leaky ReLU (slope 0.2), as in DCGAN,
   which the table's column order ("conv, leaky ReLU, stride, batchnorm")
-  does not fix.  Upsampling is nearest-neighbour *before* the 3x3 conv.
+  does not fix.  Upsampling is nearest-neighbour (x2) *before* the 3x3 conv.
 - D's head is written "4x4 conv. 1", but D is a 3-class classifier (eq. 4):
   the head has 3 outputs.  It is a valid convolution over the final feature
   map; its kernel is min(4, map size), so 64- and 32-pixel inputs work.
@@ -38,11 +38,31 @@ Interpretations (the table leaves these open):
 from __future__ import annotations
 
 import keras
-from keras import layers
+from keras import layers, ops
 
 G_CHANNELS = (64, 128, 256, 128, 64)
 D_CHANNELS = (64, 128, 256, 512, 1024)
 PERCEPTUAL_LAYER = "block3"  # the "third layer" of D (eq. 5)
+
+
+@keras.saving.register_keras_serializable(package="tfface")
+class NearestUpsampling2x(layers.Layer):
+    """Nearest-neighbour x2 upsampling as reshape, broadcast and reshape.
+
+    Same values as ``UpSampling2D(2)``, but with static shapes (UpSampling2D's
+    ``repeat`` loses them and TFLite then cannot convert the next conv) and
+    plain ops in the gradient (XLA on CPU has no kernel for the gradient of
+    ``Resizing``'s resize op).
+    """
+
+    def call(self, x):
+        _, h, w, c = x.shape
+        y = ops.reshape(x, (-1, h, 1, w, 1, c)) * ops.ones((1, 1, 2, 1, 2, 1), dtype=x.dtype)
+        return ops.reshape(y, (-1, 2 * h, 2 * w, c))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, 2 * h, 2 * w, c)
 
 
 def _init():
@@ -62,10 +82,7 @@ def _bn(name, sync):
 
 def _block(x, filters, kernel, strides, name, sync, upsample=False):
     if upsample:
-        # Nearest-neighbour x2 via Resizing: the same values as UpSampling2D,
-        # but static shapes (UpSampling2D's repeat loses them, and TFLite then
-        # cannot convert the following convolution).
-        x = layers.Resizing(x.shape[1] * 2, x.shape[2] * 2, interpolation="nearest", name=f"{name}_up")(x)
+        x = NearestUpsampling2x(name=f"{name}_up")(x)
     x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")(x)
     x = _bn(f"{name}_bn", sync)(x)
     return layers.LeakyReLU(0.2, name=name)(x)
