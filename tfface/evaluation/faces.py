@@ -59,17 +59,25 @@ def face_rect(img_up):
     return d["dlib"].rectangle(int(0.2 * s), int(0.28 * s), int(0.8 * s), int(0.88 * s))
 
 
-def embeddings(images, rects=None):
-    """128-D embeddings of uint8 images [N,S,S,3]; returns (embeddings [N,128], rects used)."""
-    d = _Dlib.get()
+def _per_face(images, rects, measure):
+    """Apply ``measure(upscaled image, rect, original)`` to each image; returns (stacked results, rects used)."""
     out, used = [], []
     for i, img in enumerate(images):
         up = _upscale(img)
         rect = face_rect(up) if rects is None else rects[i]
-        shape = d["five"](up, rect)
-        out.append(np.asarray(d["embedder"].compute_face_descriptor(up, shape), np.float64))
+        out.append(measure(up, rect, img))
         used.append(rect)
     return np.stack(out), used
+
+
+def embeddings(images, rects=None):
+    """128-D embeddings of uint8 images [N,S,S,3]; returns (embeddings [N,128], rects used)."""
+    d = _Dlib.get()
+
+    def embed(up, rect, _):
+        return np.asarray(d["embedder"].compute_face_descriptor(up, d["five"](up, rect)), np.float64)
+
+    return _per_face(images, rects, embed)
 
 
 def identity_distances(inputs, outputs):
@@ -86,17 +94,15 @@ def identity_summary(distances):
 
 
 def landmarks68(images, rects=None):
-    """dlib 68-point landmarks in the images' own pixel coordinates: [N, 68, 2]."""
+    """dlib 68-point landmarks in the images' own pixel coordinates: ([N, 68, 2], rects used)."""
     d = _Dlib.get()
-    out, used = [], []
-    for i, img in enumerate(images):
-        up = _upscale(img)
-        rect = face_rect(up) if rects is None else rects[i]
+
+    def points(up, rect, img):
         shape = d["sixty_eight"](up, rect)
         pts = np.array([[shape.part(k).x, shape.part(k).y] for k in range(68)], np.float64)
-        out.append((pts + 0.5) * img.shape[0] / UPSCALE - 0.5)
-        used.append(rect)
-    return np.stack(out), used
+        return (pts + 0.5) * img.shape[0] / UPSCALE - 0.5
+
+    return _per_face(images, rects, points)
 
 
 def five_points(lm68):
