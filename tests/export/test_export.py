@@ -178,3 +178,34 @@ def test_bad_export_flags(residual_run, tmp_path):
     assert p.returncode == 2 and "converted from the SavedModel" in p.stderr
     p = export(f"--run_dir={tmp_path}/missing", f"--out={tmp_path}")
     assert p.returncode == 1 and "not a run directory" in p.stderr
+
+
+def test_iterative_export_signatures_in_a_fresh_process(tmp_path):
+    rd = tmp_path / "it"
+    assert run(*TINY, "--method=iterative", "--z_dim=8", "--steps=2", "--baseline_steps=0", f"--run_dir={rd}").returncode == 0
+    p = export(f"--run_dir={rd}", f"--out={tmp_path / 'export'}", "--model_name=it", "--tflite_variants=float32,dynamic",
+               "--report_images=4")
+    assert p.returncode == 0, p.stderr[-3000:]
+    path = tmp_path / "export" / "it" / "1"
+    img = png_bytes(face())
+    code = textwrap.dedent(f"""
+        import sys, json, tensorflow as tf
+        m = tf.saved_model.load({str(path)!r})
+        s = m.signatures
+        data = tf.constant([{img!r}, {img!r}])
+        keep = -tf.ones([2, 8])
+        t = s["serving_default"](images=data, attributes=keep)
+        r = s["recognize"](images=data)
+        g = s["generate"](z=tf.zeros([3, 8]), attributes=tf.ones([3, 8]))
+        print(json.dumps(dict(keys=sorted(s.keys()), image=list(t["image"].shape), png=int(len(t["image_png_bytes"].numpy()[0]) > 0),
+                              probs=list(r["probabilities"].shape), gen=list(g["image"].shape),
+                              tfface=any(k.startswith("tfface") for k in sys.modules))))
+    """)
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, cwd="/")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    r = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert {"serving_default", "transform", "recognize", "generate", "transform_tensor", "recognize_tensor"} <= set(r["keys"])
+    assert r["image"] == [2, 32, 32, 3] and r["png"] == 1 and r["probs"] == [2, 8] and r["gen"] == [3, 32, 32, 3]
+    assert r["tfface"] is False
+    report = json.loads((path / "assets.extra" / "export_report.json").read_text())
+    assert report["tflite"]["float32"]["signatures"]["transform_tensor"]["max_abs_error"] < 1e-4

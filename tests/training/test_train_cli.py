@@ -86,3 +86,14 @@ def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     assert "Traceback" not in proc.stderr
     assert {f: (ckdir / f).read_bytes() for f in os.listdir(ckdir)} == before
     assert (rd / "metrics.json").read_bytes() == metrics_before
+
+
+@pytest.mark.parametrize("method", ["residual", "iterative"])
+@pytest.mark.parametrize("extra", [["--strategy=mirrored"], ["--mixed_precision=bfloat16"], ["--mixed_precision=float16"]])
+def test_strategies_and_precisions_run_end_to_end(tmp_path, method, extra):
+    proc = run(*TINY, "--steps=4", f"--method={method}", "--z_dim=8", "--baseline_steps=0", f"--run_dir={tmp_path}/r", *extra)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    if "--strategy=mirrored" in extra:
+        assert "2 replica(s)" in proc.stdout
+    m = json.loads((tmp_path / "r" / "metrics.json").read_text())
+    assert m["training"]["steps"] == 4
