@@ -78,6 +78,12 @@ class IterativeGAN(keras.Model):
     def dc_variables(self):
         return self.d.trainable_variables + self.c.trainable_variables
 
+    def _d_update_variables(self):
+        """What D's update trains: all of D and C, except C's z head in stage 1 (plain ACGAN has no L_z)."""
+        if self.stage == 2:
+            return self.dc_variables
+        return self.d.trainable_variables + _without(self.c.trainable_variables, self.c.get_layer("z"))
+
     def build_optimizers(self):
         self.g_optimizer.build(self.g.trainable_variables)
         self.d_optimizer.build(self.dc_variables)
@@ -118,7 +124,7 @@ class IterativeGAN(keras.Model):
                 loss = loss + L.integrated_loss(0.0, pix, zl, self.lambdas)
             mean = distribution.global_mean(loss)
             scaled = distribution.scale_loss(self.d_optimizer, mean)
-        v = self.dc_variables
+        v = self._d_update_variables()
         self.d_optimizer.apply(tape.gradient(scaled, v), v)
         return {"d_loss": ops.mean(loss), "d_adv": ops.mean(adv), "label_real": ops.mean(label_real),
                 "label_fake": ops.mean(label_fake)}
@@ -203,6 +209,11 @@ class IterativeGAN(keras.Model):
 SAMPLE_ATTRIBUTES = ("Eyeglasses", "Smiling", "Male", "Bangs", "Blond_Hair", "Young", "No_Beard", "Mouth_Slightly_Open")
 
 
+def _without(variables, layer):
+    skip = {id(w) for w in layer.trainable_variables}
+    return [w for w in variables if id(w) not in skip]
+
+
 def hamming_loss(probabilities, labels, threshold=0.5):
     """Share of wrong labels over all (image, label) pairs (the paper's Fig. 4 measure)."""
     pred = np.asarray(probabilities) >= threshold
@@ -233,9 +244,8 @@ class AttributeClassifier(keras.Model):
 
     def train_step(self, data):
         x, c = data
-        # C's z head gets no signal from labels alone; leave it out.
-        z_head = {id(w) for w in self.c.get_layer("z").trainable_variables}
-        v = self.d.trainable_variables + [w for w in self.c.trainable_variables if id(w) not in z_head]
+        # D's real/fake head and C's z head get no signal from labels alone; leave them out.
+        v = _without(self.d.trainable_variables, self.d.get_layer("source")) + _without(self.c.trainable_variables, self.c.get_layer("z"))
         with tf.GradientTape() as tape:
             _, shared, _ = self.d(x, training=True)
             loss = L.label_loss(self.c(shared, training=True)[1], c)
