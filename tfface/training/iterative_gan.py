@@ -132,24 +132,28 @@ class IterativeGAN(keras.Model):
     def _g_update(self, x_real, c_real, z, c_fake):
         with tf.GradientTape() as tape:
             x_fake = self.g([z, c_fake], training=True)
-            images = [x_fake]
-            if self.stage == 2:
-                z_real, cl_real = self.encode(x_real, training=True)
-                x_rebuilt = self.g([z_real, ops.sigmoid(cl_real)], training=True)
-                images += [x_real, x_rebuilt]
-            s, shared, hidden = self.d(ops.concatenate(images, axis=0), training=True)
+            # D judges the fakes in a batch of (real, fake), as in D's own
+            # update.  D normalises with batch statistics in training mode; a
+            # batch of fakes alone is normalised by its own statistics, and D
+            # (trained on mixed batches) then calls almost any fake "real"
+            # (measured: G's adversarial loss fell to 0.001 while D's was
+            # 0.001 too).  The same call encodes x_real for stage 2.
+            s, shared, _ = self.d(ops.concatenate([x_fake, x_real], axis=0), training=True)
             z_t, c_logits = self.c(shared, training=True)
-            k = len(images)
-            s_fake = ops.split(s, k, axis=0)[0]
-            z_fake = ops.split(z_t, k, axis=0)[0]
-            cl_fake = ops.split(c_logits, k, axis=0)[0]
+            s_fake, _ = ops.split(s, 2, axis=0)
+            z_fake, z_real = ops.split(z_t, 2, axis=0)
+            cl_fake, cl_real = ops.split(c_logits, 2, axis=0)
             adv = L.adversarial_generator_loss(s_fake)                              # §3.2.1
             label = L.label_loss(cl_fake, c_fake)                                   # §3.2.2
             loss = adv + label
             out = {"g_adv": ops.mean(adv)}
             if self.stage == 2:                                                     # §3.3
-                h = [ops.split(t, k, axis=0) for t in hidden]
-                per = L.perceptual_loss([t[1] for t in h], [t[2] for t in h])
+                x_rebuilt = self.g([z_real, ops.sigmoid(cl_real)], training=True)
+                # Perceptual features of x_real and x_rebuilt under the same
+                # batch statistics (one call, half real as in D's training).
+                _, _, hidden = self.d(ops.concatenate([x_real, x_rebuilt], axis=0), training=True)
+                h = [ops.split(t, 2, axis=0) for t in hidden]
+                per = L.perceptual_loss([t[0] for t in h], [t[1] for t in h])
                 pix = L.pixel_loss(x_real, x_rebuilt)
                 zl = L.latent_code_loss(z, z_fake)
                 inte = L.integrated_loss(per, pix, zl, self.lambdas)
