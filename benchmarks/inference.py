@@ -25,12 +25,9 @@ import numpy as np  # noqa: E402
 
 
 def best_of(fn, repeats):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+    from tfface.export.tflite import wall_times
+
+    times = wall_times(fn, repeats)
     return min(times), float(np.median(times))
 
 

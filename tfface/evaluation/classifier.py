@@ -50,7 +50,7 @@ def train(data="synthetic", image_size=64, steps=1500, batch_size=64, seed=0, ou
     model = build(image_size, len(d.attribute_names))
     model.compile(keras.optimizers.Adam(1e-3), loss="binary_crossentropy")
     ds = d.train_dataset(batch_size, seed=seed).map(lambda x, c: (x * 127.5 + 127.5, c))  # back to 0..255
-    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0)
+    model.fit(ds, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False)  # the tf.data pipeline already shuffles
     x, c = d.test.load_batch(np.arange(d.test.size))
     probs = predict(model, x)
     acc = ((probs >= 0.5) == (c >= 0.5)).mean(axis=0)

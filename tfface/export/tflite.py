@@ -55,12 +55,17 @@ class Runner:
         return self.runner(**{k: np.asarray(v, np.float32) for k, v in inputs.items()})
 
 
-def latency_ms(fn, repeats=20):
-    """Median wall time of ``fn()`` in milliseconds (after one warm-up call)."""
+def wall_times(fn, repeats):
+    """Seconds taken by each of ``repeats`` calls of ``fn()``, after one warm-up call."""
     fn()
     times = []
     for _ in range(repeats):
         t = time.perf_counter()
         fn()
         times.append(time.perf_counter() - t)
-    return 1000.0 * float(np.median(times))
+    return times
+
+
+def latency_ms(fn, repeats=20):
+    """Median wall time of ``fn()`` in milliseconds (after one warm-up call)."""
+    return 1000.0 * float(np.median(wall_times(fn, repeats)))
