@@ -17,11 +17,11 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfface", "tfface.*"]),
+    entry_points={"console_scripts": ["tfface = tfface.cli:main"]},
     install_requires=[
         "keras>=3.15",
         "tensorboard>=2.21",
         "pillow>=10.0",
-        "absl-py>=2.1",
         "tf-keras-vis>=0.8.7",
         "numpy>=1.26",
     ],

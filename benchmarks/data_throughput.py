@@ -17,6 +17,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 
+from tfface.data import synthetic  # noqa: E402
+from tfface.data.sources import load_domains  # noqa: E402
+
 
 def rate(fn, images_per_call, seconds):
     fn()  # warm up (tracing, first decode)
@@ -34,8 +37,6 @@ def main():
     ap.add_argument("--seconds", type=float, default=8.0)
     ap.add_argument("--batch", type=int, default=32)
     args = ap.parse_args()
-
-    from tfface.data import load_domains, synthetic
 
     print(f"# {platform.node()} {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}")
     b = args.batch

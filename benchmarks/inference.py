@@ -22,22 +22,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from tfface.export.exporter import export_run  # noqa: E402
+from tfface.export.tflite import Runner, latency_ms, wall_times  # noqa: E402
+from tfface.methods import get  # noqa: E402
+from tfface.settings import Settings  # noqa: E402
+from tfface.training import distribution  # noqa: E402
+from tfface.training.run import RunDirectory  # noqa: E402
 
 
 def best_of(fn, repeats):
-    from tfface.export.tflite import wall_times
-
     times = wall_times(fn, repeats)
     return min(times), float(np.median(times))
 
 
 def make_run(tmp, method):
     """A width-1, 128-px run directory with an initial checkpoint (no training)."""
-    from tfface.training import distribution
-    from tfface.training.methods import get
-    from tfface.training.run import RunDirectory
-    from tfface.training.settings import Settings
-
     s = Settings(method=method, image_size=128, width=1.0, steps=1, baseline_steps=0)
     m = get(method)
     s = m.resolve(s)
@@ -55,11 +56,6 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--variants", default="float32,float16,dynamic,int8")
     args = ap.parse_args()
-    import tensorflow as tf
-
-    from tfface.export.exporter import export_run
-    from tfface.export.tflite import Runner, latency_ms
-
     print(f"# inference: {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
           f"`python benchmarks/inference.py --repeats {args.repeats}`")
     rng = np.random.default_rng(0)

@@ -83,7 +83,10 @@ def test_balanced_domains_caps_test_on_small_data():
 
 def test_shared_celeba_sample(celeba_sample):
     data = celeba.CelebA.load(str(celeba_sample))
-    assert len(data.filenames) == 9000 and data.labels.shape == (9000, 40)
-    assert len(data.split_indices("train")) == 8000
+    # The sample's README: 21,000 images, official partition 18,705 train / 2,295 val, no test split.
+    assert len(data.filenames) == 21000 and data.labels.shape == (21000, 40)
+    assert len(data.split_indices("train")) == 18705 and len(data.split_indices("val")) == 2295
+    assert len(data.split_indices("test")) == 0
+    assert int(data.attribute_column("Eyeglasses").sum()) == 3090
     s = celeba.balanced_domains(data.attribute_column("Eyeglasses"))
     assert len(s["train0"]) == len(s["train1"]) > 300

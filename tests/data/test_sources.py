@@ -5,7 +5,9 @@ import numpy as np
 import pytest
 
 from tests.data.fixtures import random_rgb, write_bad_files, write_celeba
-from tfface.data import images, load_domains, load_labeled, parse_data_flag, pipeline, synthetic
+from tfface.data import images, pipeline, synthetic
+from tfface.data.sources import load_domains, load_labeled
+from tfface.data.spec import parse_data_flag
 
 
 def test_parse_data_flag():

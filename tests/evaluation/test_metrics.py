@@ -45,5 +45,5 @@ def test_edit_scores_prefer_the_true_edit():
     mask[:, :4] = True
     s = metrics.ground_truth_scores(x, target, target, mask)
     assert s["model"]["psnr"] == metrics.PSNR_CAP and s["model"]["ssim"] == pytest.approx(1.0)
-    assert s["identity"]["psnr_in_mask"] < 10 and s["identity"]["psnr_outside_mask"] == metrics.PSNR_CAP
+    assert s["do_nothing"]["psnr_in_mask"] < 10 and s["do_nothing"]["psnr_outside_mask"] == metrics.PSNR_CAP
     assert s["model"]["residual_energy_in_mask"] == pytest.approx(1.0)

@@ -14,6 +14,8 @@ from tests.training.cli import ROOT, TINY, run
 
 EXPORT = os.path.join(ROOT, "export.py")
 
+pytestmark = pytest.mark.slow
+
 
 def export(*args, timeout=900):
     return subprocess.run([sys.executable, EXPORT, *args], capture_output=True, text=True, timeout=timeout, cwd=ROOT)

@@ -59,6 +59,7 @@ def test_nearest_upsampling_matches_upsampling2d_and_keeps_static_shapes():
     assert nets.NearestUpsampling2x()(sym).shape == (None, 16, 16, 4)
 
 
+@pytest.mark.slow
 def test_train_step_compiles_with_xla():
     import tensorflow as tf
 

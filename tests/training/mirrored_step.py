@@ -19,7 +19,7 @@ from tfface.training.residual_gan import ResidualGAN  # noqa: E402
 
 SIZE, BATCH = 32, 8
 # "paper": Table 1 (batchnorm in D, N(0, 0.02) everywhere); "default": spectral norm in D, zero residual init.
-CONFIG = {"paper": dict(d_norm="batch", zero_residual=False), "default": dict(d_norm="spectral", zero_residual=True)}[sys.argv[1]]
+CONFIG = {"paper": dict(d_norm="batch", residual_init="normal"), "default": dict(d_norm="spectral", residual_init="zero")}[sys.argv[1]]
 rng = np.random.default_rng(0)
 x0 = rng.uniform(-1, 1, (BATCH, SIZE, SIZE, 3)).astype(np.float32)
 x1 = rng.uniform(-1, 1, (BATCH, SIZE, SIZE, 3)).astype(np.float32)

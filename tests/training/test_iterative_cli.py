@@ -7,6 +7,10 @@ import numpy as np
 import pytest
 
 from tests.training.cli import ROOT, TINY, run
+from tfface.data import synthetic
+from tfface.methods import load_run
+
+pytestmark = pytest.mark.slow
 
 TINY_ITERATIVE = [*TINY, "--method=iterative", "--z_dim=16", "--synthetic_train_size=512"]
 
@@ -27,19 +31,19 @@ def test_two_stages_and_metrics(trained):
     r = m["recognition"]
     # A short run already beats always answering each label's majority value.
     assert r["hamming_loss"] < r["majority_baseline_hamming_loss"], r
-    assert 0 <= r["cnn_baseline_hamming_loss"] <= 1
+    # The CNN baseline (same trunk, labels only) learns too (measured: 0.27 against 0.38).
+    assert r["cnn_baseline_hamming_loss"] < r["majority_baseline_hamming_loss"], r
     assert m["reconstruction"]["psnr"] > 10
     t = m["transformation"]
-    assert set(t) >= {"Eyeglasses", "Smiling", "mean_accuracy"} and 0 <= t["mean_accuracy"] <= 1
+    # Flipping a label moves its region towards the counterfactual on many faces (an edit that
+    # changes nothing scores 0; measured: 0.59 after 240 steps).
+    assert set(t) >= {"Eyeglasses", "Smiling", "mean_accuracy"} and t["mean_accuracy"] > 0.3, t
     assert os.listdir(rd / "samples") == ["step_000240.png"]
 
 
 def test_python_api_round_trip(trained):
     rd, _ = trained
-    from tfface.data import synthetic
-    from tfface.iterative import Editor
-
-    ed = Editor.from_run(str(rd))
+    ed = load_run(str(rd)).editor()
     assert ed.attribute_names == synthetic.ATTRIBUTES
     seeds = np.arange(5)
     x = synthetic.render(seeds, synthetic.sample_attributes(seeds), 32)
@@ -66,14 +70,12 @@ def test_command_line(trained, tmp_path):
     rd, _ = trained
     from PIL import Image
 
-    from tfface.data import synthetic
-
     paths = []
     for i, img in enumerate(synthetic.render([1, 2], synthetic.sample_attributes([1, 2]), 128)):
         p = tmp_path / f"face{i}.jpg"
         Image.fromarray(img).save(p)
         paths.append(str(p))
-    cli = [sys.executable, "-m", "tfface.iterative"]
+    cli = [sys.executable, "-m", "tfface", "iterative"]
     out = subprocess.run(cli + ["recognize", "--run_dir", str(rd), *paths], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert all(p in out.stdout for p in paths)

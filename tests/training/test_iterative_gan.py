@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfface.evaluation.iterative import AttributeClassifier, hamming_loss
+from tfface.methods.iterative import IterativeMethod
+from tfface.settings import Settings
 from tfface.training import distribution
-from tfface.training.iterative_gan import AttributeClassifier, IterativeGAN, IterativeMethod, hamming_loss, update_counts
-from tfface.training.settings import Settings
+from tfface.training.iterative_gan import IterativeGAN, update_counts
 
 
 @pytest.mark.parametrize("d,g,expected", [
@@ -86,12 +88,30 @@ def test_schedule_controls_the_number_of_updates():
 
 
 def test_fit_dispatch_follows_the_losses():
+    # With update_ratio 1.01 almost any imbalance of the adversarial losses earns one
+    # side extra updates, so a dispatch that ignored the losses (a constant (1, 1)
+    # schedule) fails here.
     m, batch = _tiny()
-    m.max_updates = 3
-    m.make_train_function(force=True)
-    m.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=3, verbose=0)
+    m.update_ratio, m.max_updates = 1.01, 3
+    fn = m.make_train_function(force=True)
+    seen = []
+
+    def recording(iterator):
+        schedule = m.schedule
+        logs = fn(iterator)
+        seen.append((schedule, float(logs["step_d_adv"]), float(logs["step_g_adv"])))
+        return logs
+
+    m.train_function = recording
+    m.make_train_function = lambda force=False: recording
+    m.fit(tf.data.Dataset.from_tensors(batch).repeat(), epochs=1, steps_per_epoch=4, verbose=0)
+    schedules = [s for s, _, _ in seen]
+    assert schedules[0] == (1, 1)
+    for (_, d, g), nxt in zip(seen, schedules[1:]):
+        assert nxt == update_counts(d / 2.0, g, 1.01, 3), seen
+    assert any(s != (1, 1) for s in schedules), seen
     d_it, g_it = int(m.d_optimizer.iterations.numpy()), int(m.g_optimizer.iterations.numpy())
-    assert d_it >= 3 and g_it >= 3 and d_it + g_it <= 3 * 4
+    assert (d_it, g_it) == (sum(s[0] for s in schedules), sum(s[1] for s in schedules))
 
 
 def test_phases_and_defaults():

@@ -1,16 +1,10 @@
 """Data: built-in synthetic faces, CelebA and image folders as tf.data pipelines.
 
-The renderer (:mod:`tfface.data.synthetic`) and image reading
-(:mod:`tfface.data.images`) do not need TensorFlow; the dataset builders
-below import it on first use.
+- :mod:`tfface.data.spec`         the ``--data`` value (no TensorFlow)
+- :mod:`tfface.data.synthetic`    procedural faces with counterfactual ground truth (NumPy only)
+- :mod:`tfface.data.images`       robust decoding and bad-file accounting (Pillow only)
+- :mod:`tfface.data.celeba`       CelebA's files, the residual paper's split, aligned landmarks
+- :mod:`tfface.data.collections`  random-access image collections
+- :mod:`tfface.data.pipeline`     deterministic tf.data streams over collections
+- :mod:`tfface.data.sources`      what each method trains on (``load_domains``, ``load_labeled``)
 """
-
-__all__ = ["DATA_FORMS", "DataSpec", "DomainData", "LabeledData", "load_domains", "load_labeled", "parse_data_flag"]
-
-
-def __getattr__(name):
-    if name in __all__:
-        from tfface.data import sources
-
-        return getattr(sources, name)
-    raise AttributeError(f"module 'tfface.data' has no attribute {name!r}")

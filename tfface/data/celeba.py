@@ -19,6 +19,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from tfface.errors import DataError
+
 ATTRIBUTES = (
     "5_o_Clock_Shadow", "Arched_Eyebrows", "Attractive", "Bags_Under_Eyes", "Bald", "Bangs",
     "Big_Lips", "Big_Nose", "Black_Hair", "Blond_Hair", "Blurry", "Brown_Hair", "Bushy_Eyebrows",
@@ -31,12 +33,13 @@ ATTRIBUTES = (
 
 # The papers crop the central 178x178 square of the 178x218 aligned images.
 CROP = 178
+ALIGNED_HEIGHT = 218
 
 PARTITIONS = {"train": 0, "val": 1, "test": 2}
 
 
-class CelebAFormatError(ValueError):
-    pass
+class CelebAFormatError(DataError):
+    """A malformed CelebA label or partition file (the message names file and line)."""
 
 
 def _find(root, stem, required=True):
@@ -145,6 +148,30 @@ class CelebA:
         if name not in self.attribute_names:
             raise ValueError(f"unknown CelebA attribute {name!r}; valid: {', '.join(self.attribute_names)}")
         return self.labels[:, self.attribute_names.index(name)]
+
+    def aligned_landmarks(self, filenames, size):
+        """CelebA's five landmarks of some images in the coordinates of our crops: [N, 5, 2], or None.
+
+        Reads ``list_landmarks_align_celeba.txt`` (absent: None) and maps
+        its points through the 178 x 178 centre crop and the resize to
+        ``size`` pixels.  Order: left eye, right eye, nose, left and right
+        mouth corners.
+        """
+        path = os.path.join(self.root, "list_landmarks_align_celeba.txt")
+        if not os.path.isfile(path):
+            return None
+        table = {}
+        with open(path) as f:
+            for line in f.read().splitlines()[2:]:
+                parts = line.split()
+                if len(parts) == 11:
+                    table[parts[0]] = np.array(parts[1:], np.float64).reshape(5, 2)
+        points = []
+        for name in filenames:
+            p = table[os.path.basename(name)].copy()
+            p[:, 1] -= (ALIGNED_HEIGHT - CROP) // 2
+            points.append(p * size / CROP)
+        return np.stack(points)
 
     def split_indices(self, split):
         """Indices of an official partition ('train', 'val', 'test')."""

@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from tfface.errors import DataError
+
 SKIP_REASONS = {
     "empty": "zero-byte file",
     "not_an_image": "not an image Pillow can read",
@@ -41,7 +43,7 @@ DEFAULT_MAX_PIXELS = 64_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
 
 
-class BadImageError(ValueError):
+class BadImageError(DataError):
     """An image file that cannot be used; ``reason`` is a key of SKIP_REASONS."""
 
     def __init__(self, path, reason, detail=""):

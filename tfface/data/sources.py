@@ -1,10 +1,4 @@
-"""``--data`` values and the datasets the two methods train on.
-
-``--data`` is one of::
-
-    synthetic                  built-in procedural faces (default, no download)
-    celeba:/path/to/celeba     CelebA in the standard layout (see tfface.data.celeba)
-    folders:/path/A,/path/B    two folders of images: A lacks the attribute, B has it
+"""The datasets the two methods train on, from any ``--data`` source (see :mod:`tfface.data.spec`).
 
 :func:`load_domains` gives the residual method its two domains (attribute
 absent / present) with a held-out test split; :func:`load_labeled` gives the
@@ -22,8 +16,8 @@ import tensorflow as tf
 from tfface.data import celeba as celeba_lib
 from tfface.data import images, pipeline, synthetic
 from tfface.data.collections import Collection, FileCollection, SyntheticCollection
-
-DATA_FORMS = "synthetic, celeba:/path/to/celeba, folders:/path/to/A,/path/to/B"
+from tfface.data.spec import DataSpec, parse_data_flag
+from tfface.errors import DataError
 
 # Synthetic identity seeds: training identities depend on the run seed,
 # test identities never do (so evaluations of different runs are comparable).
@@ -38,37 +32,15 @@ def _test_seed_base(stream):
     return _TEST_SEED_BASE + (int(stream) << 32)
 
 
-@dataclass(frozen=True)
-class DataSpec:
-    kind: str
-    paths: tuple = ()
-
-    def __str__(self):
-        if self.kind == "synthetic":
-            return "synthetic"
-        return f"{self.kind}:{','.join(self.paths)}"
-
-
-def parse_data_flag(value: str) -> DataSpec:
-    """Parse a ``--data`` value; ValueError with the valid forms otherwise."""
-    value = (value or "").strip()
-    kind, _, rest = value.partition(":")
-    if kind == "synthetic" and not rest:
-        return DataSpec("synthetic")
-    if kind == "celeba" and rest:
-        return DataSpec("celeba", (rest,))
-    if kind == "folders":
-        parts = tuple(p for p in rest.split(",") if p)
-        if len(parts) == 2:
-            return DataSpec("folders", parts)
-        raise ValueError(f"--data=folders needs two comma-separated directories (folders:/path/A,/path/B), got {value!r}")
-    raise ValueError(f"--data must be one of: {DATA_FORMS}; got {value!r}")
-
-
 def _zip_float(ds0, ds1):
     return tf.data.Dataset.zip((ds0, ds1)).map(
         lambda a, b: (pipeline.to_float(a[0]), pipeline.to_float(b[0])), num_parallel_calls=tf.data.AUTOTUNE
     )
+
+
+def _first(collection, n):
+    size = n if collection.size is None else min(n, collection.size)
+    return collection.load_batch(np.arange(size))[0]
 
 
 @dataclass
@@ -94,6 +66,10 @@ class DomainData:
         n = lambda c: "unbounded" if c.size is None else str(c.size)  # noqa: E731
         return (f"{self.spec} {self.attribute}: train {n(self.train[0])} without / {n(self.train[1])} with, "
                 f"test {n(self.test[0])} / {n(self.test[1])}, {self.image_size}px")
+
+    def first_images(self, split, n, domain=0):
+        """The first ``n`` uint8 images of one domain of the ``"train"`` or ``"test"`` split."""
+        return _first(getattr(self, split)[domain], n)
 
     def train_dataset(self, batch_size, seed=0, start_step=0, deterministic=True):
         """Endless ``(x0, x1)`` float32 batches in [-1, 1]; batch ``s`` is fixed by (seed, s)."""
@@ -123,19 +99,26 @@ class LabeledData:
         n = "unbounded" if self.train.size is None else str(self.train.size)
         return f"{self.spec}: {len(self.attribute_names)} labels, train {n}, test {self.test.size}, {self.image_size}px"
 
+    def first_images(self, split, n):
+        """The first ``n`` uint8 images of the ``"train"`` or ``"test"`` split."""
+        return _first(getattr(self, split), n)
+
     def train_dataset(self, batch_size, seed=0, start_step=0, deterministic=True):
         """Endless ``(x, c)`` batches: float32 images in [-1, 1] and 0/1 labels."""
         ds = pipeline.batches(self.train, batch_size, seed, start_step, deterministic)
         return ds.map(lambda x, c: (pipeline.to_float(x), c), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def _files(paths, image_size, log, strict, max_pixels, labels=None, names=(), crop=None):
-    """Scan ``paths`` and wrap the usable ones (with their label rows) in a FileCollection."""
-    good, _ = images.scan(paths, strict=strict, max_pixels=max_pixels, log=log)
+def _files(paths, image_size, log, strict, max_pixels, where, labels=None, names=(), crop=None):
+    """Scan ``paths`` (files of the folder ``where``) and wrap the usable ones, with their label rows,
+    in a FileCollection."""
+    found = images.SkipLog()
+    good, _ = images.scan(paths, strict=strict, max_pixels=max_pixels, log=found)
+    log.merge(found)
     keep = set(good)
     rows = None if labels is None else np.asarray([row for p, row in zip(paths, labels) if p in keep])
     if not good:
-        raise ValueError(f"no usable images among {len(paths)} files ({log.summary()})")
+        raise DataError(f"{where}: no usable images among {len(paths)} files ({found.summary()})")
     return FileCollection(good, image_size, rows, names, crop=crop, skip_log=log, strict=strict, max_pixels=max_pixels)
 
 
@@ -167,16 +150,17 @@ def load_domains(spec: DataSpec | str, attribute, image_size=64, seed=0, strict=
     if spec.kind == "celeba":
         data = celeba_lib.CelebA.load(spec.paths[0])
         split = celeba_lib.balanced_domains(data.attribute_column(attribute), seed, test_per_class)
-        make = lambda key: _files(data.paths(split[key]), image_size, log, strict, max_pixels, crop=celeba_lib.CROP)  # noqa: E731
+        make = lambda key: _files(data.paths(split[key]), image_size, log, strict, max_pixels, data.image_dir,  # noqa: E731
+                                  crop=celeba_lib.CROP)
         return DomainData(spec, attribute, (make("train0"), make("train1")), (make("test0"), make("test1")), log)
     train, test = [], []
     for d, directory in enumerate(spec.paths):
         paths = images.list_images(os.path.expanduser(directory))
-        if not paths:
-            raise ValueError(f"no files in {directory}")
+        if len(paths) < 2:
+            raise DataError(f"{directory}: needs at least 2 image files (one to train on, one to test), found {len(paths)}")
         test_idx, train_idx = _holdout(len(paths), seed + d)
-        train.append(_files([paths[i] for i in train_idx], image_size, log, strict, max_pixels))
-        test.append(_files([paths[i] for i in test_idx], image_size, log, strict, max_pixels))
+        train.append(_files([paths[i] for i in train_idx], image_size, log, strict, max_pixels, directory))
+        test.append(_files([paths[i] for i in test_idx], image_size, log, strict, max_pixels, directory))
     return DomainData(spec, attribute, tuple(train), tuple(test), log)
 
 
@@ -209,8 +193,8 @@ def load_labeled(spec: DataSpec | str, image_size=64, seed=0, strict=False, spli
             n = len(data.filenames)
             test_idx, train_idx = _holdout(n, seed, fraction=0.075, cap=15000)
         if train_idx.size == 0 or test_idx.size == 0:
-            raise ValueError(f"CelebA at {data.root}: empty train or test split")
-        make = lambda idx: _files(data.paths(idx), image_size, log, strict, max_pixels,  # noqa: E731
+            raise DataError(f"CelebA at {data.root}: empty train or test split")
+        make = lambda idx: _files(data.paths(idx), image_size, log, strict, max_pixels, data.image_dir,  # noqa: E731
                                   data.labels[idx], data.attribute_names, celeba_lib.CROP)
         return LabeledData(spec, data.attribute_names, make(train_idx), make(test_idx), log)
     paths, labels = [], []
@@ -218,7 +202,9 @@ def load_labeled(spec: DataSpec | str, image_size=64, seed=0, strict=False, spli
         found = images.list_images(os.path.expanduser(directory))
         paths += found
         labels += [[d]] * len(found)
+    if len(paths) < 2:
+        raise DataError(f"{', '.join(spec.paths)}: need at least 2 image files in all, found {len(paths)}")
     test_idx, train_idx = _holdout(len(paths), seed)
     make = lambda idx: _files([paths[i] for i in idx], image_size, log, strict, max_pixels,  # noqa: E731
-                              [labels[i] for i in idx], (attribute,))
+                              ", ".join(spec.paths), [labels[i] for i in idx], (attribute,))
     return LabeledData(spec, (attribute,), make(train_idx), make(test_idx), log)

@@ -3,7 +3,7 @@
 It is trained on the training split of the same data as the editors, saved,
 and reused by every evaluation of that data::
 
-    python -m tfface.evaluation.classifier --data synthetic --image_size 64 --out classifiers/synthetic-64px
+    tfface classifier --data synthetic --image_size 64 --out classifiers/synthetic-64px
 
 writes ``classifier.keras`` and ``classifier.json`` (labels, image size, its
 own test accuracy per attribute).
@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import sys
 
 import keras
 import numpy as np
 from keras import layers
+
+from tfface import files
+from tfface.data.sources import load_labeled
+from tfface.data.spec import parse_data_flag
+from tfface.inference import batched
 
 CHANNELS = (32, 64, 128, 256)
 
@@ -37,13 +40,11 @@ def build(image_size, n_labels, width=1.0):
 
 
 def default_dir(data, image_size):
-    return os.path.join("classifiers", f"{data.split(':', 1)[0]}-{image_size}px")
+    return os.path.join("classifiers", f"{parse_data_flag(data).kind}-{image_size}px")
 
 
 def train(data="synthetic", image_size=64, steps=1500, batch_size=64, seed=0, out=None, attribute="attribute", say=print):
     """Train on the training split and save to ``out``; returns the info dict."""
-    from tfface.data import load_labeled
-
     out = out or default_dir(data, image_size)
     keras.utils.set_random_seed(seed)
     d = load_labeled(data, image_size, seed=seed, attribute=attribute, synthetic_test_size=1024)
@@ -57,16 +58,9 @@ def train(data="synthetic", image_size=64, steps=1500, batch_size=64, seed=0, ou
     info = {"data": str(d.spec), "image_size": image_size, "attribute_names": list(d.attribute_names), "steps": steps,
             "test_images": int(len(x)), "test_accuracy": {n: float(a) for n, a in zip(d.attribute_names, acc)},
             "mean_test_accuracy": float(acc.mean())}
-    tmp = out.rstrip("/") + f".tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    os.makedirs(tmp)
-    model.save(os.path.join(tmp, "classifier.keras"))
-    with open(os.path.join(tmp, "classifier.json"), "w") as f:
-        json.dump(info, f, indent=2)
-    if os.path.exists(out):
-        shutil.rmtree(out)
-    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
-    os.rename(tmp, out)
+    with files.building_directory(out) as tmp:
+        model.save(os.path.join(tmp, "classifier.keras"))
+        files.write_json(os.path.join(tmp, "classifier.json"), info)
     say(f"attribute classifier: {out} (mean test accuracy {info['mean_test_accuracy']:.3f} on {len(x)} images)")
     return info
 
@@ -75,7 +69,7 @@ def load(directory):
     """(model, info) of a saved classifier."""
     path = os.path.join(directory, "classifier.keras")
     if not os.path.isfile(path):
-        raise FileNotFoundError(f"no attribute classifier at {directory} (train one with python -m tfface.evaluation.classifier)")
+        raise FileNotFoundError(f"no attribute classifier at {directory} (train one with tfface classifier)")
     with open(os.path.join(directory, "classifier.json")) as f:
         info = json.load(f)
     return keras.models.load_model(path), info
@@ -83,30 +77,4 @@ def load(directory):
 
 def predict(model, images, batch_size=128):
     """uint8 images [N,S,S,3] -> probabilities [N, n_labels]."""
-    images = np.asarray(images, np.float32)
-    return np.concatenate([model(images[i:i + batch_size], training=False).numpy() for i in range(0, len(images), batch_size)])
-
-
-def main(argv=None):
-    import argparse
-
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    ap = argparse.ArgumentParser(prog="python -m tfface.evaluation.classifier", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", default="synthetic")
-    ap.add_argument("--image_size", type=int, default=64)
-    ap.add_argument("--steps", type=int, default=1500)
-    ap.add_argument("--batch_size", type=int, default=64)
-    ap.add_argument("--attribute", default="attribute", help="label name for --data=folders")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=None)
-    args = ap.parse_args(argv)
-    try:
-        train(args.data, args.image_size, args.steps, args.batch_size, args.seed, args.out, args.attribute)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"tfface.evaluation.classifier: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, ValueError) else 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+    return batched(lambda x: model(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)

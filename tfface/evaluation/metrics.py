@@ -8,6 +8,7 @@ above any real edit).
 from __future__ import annotations
 
 import numpy as np
+import tensorflow as tf
 
 PSNR_CAP = 100.0
 
@@ -50,7 +51,7 @@ def edit_scores(inputs, outputs, targets, masks):
     """Scores of edits ``outputs`` of ``inputs`` against ground-truth ``targets``.
 
     ``masks`` mark where the attribute may change pixels.  Returns mean PSNRs
-    for the model and for the do-nothing baseline (output = input):
+    for the model and for the ``do_nothing`` baseline (output = input):
 
     - ``psnr``: whole image vs the counterfactual (higher = closer to the truth);
     - ``psnr_in_mask``: inside the attribute region (did the edit happen?);
@@ -59,7 +60,7 @@ def edit_scores(inputs, outputs, targets, masks):
     """
     masks = np.asarray(masks, bool)
     out = {}
-    for who, img in (("model", outputs), ("identity", inputs)):
+    for who, img in (("model", outputs), ("do_nothing", inputs)):
         out[who] = {
             "psnr": mean_finite(psnr(img, targets)),
             "psnr_in_mask": mean_finite(psnr(img, targets, masks)),
@@ -70,8 +71,6 @@ def edit_scores(inputs, outputs, targets, masks):
 
 def ssim(a, b):
     """Per-image SSIM of uint8-range images [N,H,W,3] (Gaussian window 11, sigma 1.5; smaller for tiny images)."""
-    import tensorflow as tf
-
     a = tf.convert_to_tensor(np.asarray(a, np.float32))
     b = tf.convert_to_tensor(np.asarray(b, np.float32))
     size = min(11, int(a.shape[1]), int(a.shape[2]))
@@ -93,6 +92,6 @@ def ground_truth_scores(inputs, outputs, targets, masks):
     """Everything the synthetic ground truth measures about one direction of edits (means)."""
     scores = edit_scores(inputs, outputs, targets, masks)
     scores["model"]["ssim"] = mean_finite(ssim(outputs, targets))
-    scores["identity"]["ssim"] = mean_finite(ssim(inputs, targets))
+    scores["do_nothing"]["ssim"] = mean_finite(ssim(inputs, targets))
     scores["model"]["residual_energy_in_mask"] = mean_finite(residual_energy_in_mask(inputs, outputs, masks))
     return scores

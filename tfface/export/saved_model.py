@@ -36,6 +36,8 @@ import os
 import keras
 import tensorflow as tf
 
+from tfface import files
+from tfface.data.celeba import CROP as CELEBA_CROP
 from tfface.export import graph_ops as ops
 
 METADATA = "assets.extra/tfface.json"
@@ -43,9 +45,7 @@ METADATA = "assets.extra/tfface.json"
 
 def crop_for(settings):
     """The centre-crop side used for the training data (CelebA: 178; others: the whole short side)."""
-    from tfface.data.celeba import CROP
-
-    return CROP if settings.data.startswith("celeba:") else None
+    return CELEBA_CROP if settings.data_spec.kind == "celeba" else None
 
 
 def _float_spec(size, name="images"):
@@ -146,8 +146,7 @@ def write(archive, path, metadata):
     archive.write_out(path, verbose=False)
     meta_path = os.path.join(path, METADATA)
     os.makedirs(os.path.dirname(meta_path), exist_ok=True)
-    with open(meta_path, "w") as f:
-        json.dump(metadata, f, indent=2, sort_keys=True)
+    files.write_json(meta_path, metadata)
 
 
 def read_metadata(path):

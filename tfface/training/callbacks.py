@@ -14,10 +14,9 @@ import sys
 import time
 
 import keras
-import numpy as np
 import tensorflow as tf
-from PIL import Image
 
+from tfface import files
 from tfface.training.run import all_finite
 
 
@@ -143,9 +142,7 @@ class SampleImages(keras.callbacks.Callback):
         grid = self.make_grid(self.model)
         os.makedirs(self.samples_dir, exist_ok=True)
         path = os.path.join(self.samples_dir, f"step_{step:06d}.png")
-        tmp = path + ".tmp.png"
-        Image.fromarray(grid).save(tmp)
-        os.replace(tmp, path)
+        files.save_image(grid, path)
         with self.writer.as_default(step=step):
             tf.summary.image("samples", grid[None], max_outputs=1)
         self.writer.flush()
@@ -155,9 +152,3 @@ class SampleImages(keras.callbacks.Callback):
         s = self.state
         if s.diverged is None and (s.step % self.every == 0 or s.step >= s.total_steps):
             self.write(s.step)
-
-
-def grid_image(rows):
-    """Stack rows of equal-size uint8 images [H, W, 3] into one picture, with 2px gaps."""
-    rows = [np.concatenate([np.pad(im, ((1, 1), (1, 1), (0, 0)), constant_values=255) for im in row], axis=1) for row in rows]
-    return np.concatenate(rows, axis=0)

@@ -19,8 +19,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-STRATEGIES = ("default", "mirrored")
-PRECISIONS = ("float32", "bfloat16", "float16")
+from tfface.settings import PRECISIONS, STRATEGIES
 
 
 def configure_devices(strategy, replicas=2):

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
-import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfface.evaluation import metrics
 from tfface.losses import iterative as L
 from tfface.models import iterative as nets
+from tfface.settings import DEFAULTS
 from tfface.training import distribution
-from tfface.training.callbacks import grid_image
+from tfface.training.gan import GANModel, variables_without
 
 
 def update_counts(d_loss, g_loss, ratio=2.0, max_updates=3):
@@ -39,15 +36,23 @@ def update_counts(d_loss, g_loss, ratio=2.0, max_updates=3):
     return 1, 1
 
 
-class IterativeGAN(keras.Model):
+class IterativeGAN(GANModel):
     """G(z, c), D and the auxiliary classifier C, trained in two stages (§1, Fig. 2).
 
     ``train_step`` takes ``(x_real, c_real, z, c_fake)``: real images in
     [-1, 1] with their 0/1 labels, latent codes from U(-1, 1) and the labels
-    to generate.  Stage 1 optimises L_ACGAN; stage 2 adds L_inte.
+    to generate.  Stage 1 optimises L_ACGAN; stage 2 adds L_inte.  The
+    keyword arguments are the settings of the same names (same defaults);
+    ``n_labels`` is the number of attributes of the data.
     """
 
-    def __init__(self, image_size=64, z_dim=100, n_labels=8, width=1.0, sync_batchnorm=False, **kwargs):
+    metric_names = ("d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "inte", "per", "pix", "z",
+                    "d_updates", "g_updates")
+    settings_keys = ("image_size", "z_dim", "width")  # constructor arguments named (and defaulted) as in Settings
+    config_keys = settings_keys + ("n_labels", "sync_batchnorm")
+
+    def __init__(self, image_size=DEFAULTS.image_size, z_dim=DEFAULTS.z_dim, n_labels=8, width=DEFAULTS.width,
+                 sync_batchnorm=False, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.z_dim, self.n_labels = int(image_size), int(z_dim), int(n_labels)
         self.width, self.sync_batchnorm = float(width), bool(sync_batchnorm)
@@ -58,35 +63,26 @@ class IterativeGAN(keras.Model):
         self.schedule = (1, 1)
         self.built = True
 
-    def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "z_dim": self.z_dim, "n_labels": self.n_labels,
-                "width": self.width, "sync_batchnorm": self.sync_batchnorm}
-
-    def compile(self, g_optimizer, d_optimizer, lambdas=(2.0, 0.5, 1.0), update_ratio=2.0, max_updates=3, **kwargs):
-        super().compile(**kwargs)
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+    def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
+                update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, **kwargs):
+        super().compile(g_optimizer, d_optimizer, **kwargs)
         self.lambdas = tuple(float(v) for v in lambdas)
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
-        names = ["d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "inte", "per", "pix", "z", "d_updates", "g_updates"]
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
 
     @property
-    def metrics(self):
-        return list(self.trackers.values())
+    def generator_variables(self):
+        return self.g.trainable_variables
 
     @property
-    def dc_variables(self):
+    def discriminator_variables(self):
+        """D and C: one optimizer maximises eq. 1 over both."""
         return self.d.trainable_variables + self.c.trainable_variables
 
     def _d_update_variables(self):
         """What D's update trains: all of D and C, except C's z head in stage 1 (plain ACGAN has no L_z)."""
         if self.stage == 2:
-            return self.dc_variables
-        return self.d.trainable_variables + _without(self.c.trainable_variables, self.c.get_layer("z"))
-
-    def build_optimizers(self):
-        self.g_optimizer.build(self.g.trainable_variables)
-        self.d_optimizer.build(self.dc_variables)
+            return self.discriminator_variables
+        return self.d.trainable_variables + variables_without(self.c.trainable_variables, self.c.get_layer("z"))
 
     # -- the four abilities (§3.1) -------------------------------------------------
     def encode(self, x, training=False):
@@ -161,7 +157,7 @@ class IterativeGAN(keras.Model):
                 out.update(inte=ops.mean(inte), per=ops.mean(per), pix=ops.mean(pix), z=ops.mean(zl))
             mean = distribution.global_mean(loss)
             scaled = distribution.scale_loss(self.g_optimizer, mean)
-        v = self.g.trainable_variables
+        v = self.generator_variables
         self.g_optimizer.apply(tape.gradient(scaled, v), v)
         out["g_loss"] = ops.mean(loss)
         return out
@@ -175,10 +171,7 @@ class IterativeGAN(keras.Model):
         # 2. G: n_g updates (eq. 1, min over G).
         for _ in range(n_g):
             g_out = self._g_update(x_real, c_real, z, c_fake)
-        values = {**d_out, **g_out, "d_updates": float(n_d), "g_updates": float(n_g)}
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        logs = {name: t.result() for name, t in self.trackers.items() if name in values}
+        logs = self.track({**d_out, **g_out, "d_updates": float(n_d), "g_updates": float(n_g)})
         # This step's own adversarial losses steer the next step's schedule.
         logs["step_d_adv"] = d_out["d_adv"]
         logs["step_g_adv"] = g_out["g_adv"]
@@ -208,222 +201,3 @@ class IterativeGAN(keras.Model):
 
         self.train_function = dispatch
         return dispatch
-
-
-SAMPLE_ATTRIBUTES = ("Eyeglasses", "Smiling", "Male", "Bangs", "Blond_Hair", "Young", "No_Beard", "Mouth_Slightly_Open")
-
-
-def _without(variables, layer):
-    skip = {id(w) for w in layer.trainable_variables}
-    return [w for w in variables if id(w) not in skip]
-
-
-def hamming_loss(probabilities, labels, threshold=0.5):
-    """Share of wrong labels over all (image, label) pairs (the paper's Fig. 4 measure)."""
-    pred = np.asarray(probabilities) >= threshold
-    return float(np.mean(pred != (np.asarray(labels) >= 0.5)))
-
-
-class AttributeClassifier(keras.Model):
-    """The paper's "CNN" baseline (Fig. 4): the same D trunk and C head, trained only on labels."""
-
-    def __init__(self, image_size, n_labels, width=1.0, **kwargs):
-        super().__init__(**kwargs)
-        self.d = nets.discriminator(image_size, width, name="D")
-        self.c = nets.classifier(self.d.outputs[1].shape[-1], 1, n_labels, width, name="C")
-        self.built = True
-
-    def call(self, x, training=False):
-        _, shared, _ = self.d(x, training=training)
-        return ops.sigmoid(self.c(shared, training=training)[1])
-
-    def compile(self, optimizer, **kwargs):
-        super().compile(**kwargs)
-        self.opt = optimizer
-        self.tracker = keras.metrics.Mean(name="label_loss")
-
-    @property
-    def metrics(self):
-        return [self.tracker]
-
-    def train_step(self, data):
-        x, c = data
-        # D's real/fake head and C's z head get no signal from labels alone; leave them out.
-        v = _without(self.d.trainable_variables, self.d.get_layer("source")) + _without(self.c.trainable_variables, self.c.get_layer("z"))
-        with tf.GradientTape() as tape:
-            _, shared, _ = self.d(x, training=True)
-            loss = L.label_loss(self.c(shared, training=True)[1], c)
-            mean = distribution.global_mean(loss)
-        self.opt.apply(tape.gradient(mean, v), v)
-        self.tracker.update_state(ops.mean(loss))
-        return {"label_loss": self.tracker.result()}
-
-
-class IterativeMethod:
-    """What the shared training loop needs to train an :class:`IterativeGAN`."""
-
-    name = "iterative"
-    log_keys = ["d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "per", "pix", "z", "d_updates", "g_updates"]
-    sample_count = 4
-
-    def resolve(self, s):
-        stage1 = s.steps // 2 if s.stage1_steps is None else s.stage1_steps
-        baseline = s.steps if s.baseline_steps is None else s.baseline_steps
-        return dataclasses.replace(s, stage1_steps=stage1, baseline_steps=baseline, alpha=None, beta=None)
-
-    def load_data(self, s):
-        from tfface.data import load_labeled
-
-        return load_labeled(s.data, s.image_size, seed=s.seed, strict=s.strict_data, split=s.split,
-                            synthetic_test_size=s.eval_images, synthetic_train_size=s.synthetic_train_size,
-                            attribute=s.attribute)
-
-    def build_model(self, s, sync_batchnorm=False):
-        model = IterativeGAN(s.image_size, s.z_dim, self._n_labels(s), s.width, sync_batchnorm)
-        model.compile(
-            distribution.make_optimizer(s.learning_rate, s.beta_1, s.beta_2, s.mixed_precision, "g_optimizer"),
-            distribution.make_optimizer(s.learning_rate, s.beta_1, s.beta_2, s.mixed_precision, "d_optimizer"),
-            lambdas=(s.lambda_per, s.lambda_pix, s.lambda_z), update_ratio=s.update_ratio,
-            max_updates=s.max_updates, jit_compile=s.jit_compile,
-        )
-        model.build_optimizers()
-        return model
-
-    def _n_labels(self, s):
-        return len(self.attribute_names(s))
-
-    def attribute_names(self, s):
-        """The labels a run with settings ``s`` learns (known without loading the data)."""
-        from tfface.data import celeba, synthetic
-
-        kind = s.data.split(":", 1)[0]
-        return {"synthetic": synthetic.ATTRIBUTES, "celeba": celeba.ATTRIBUTES}.get(kind, (s.attribute,))
-
-    def checkpoint_objects(self, model):
-        return {"model": model, "g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
-
-    def set_learning_rate(self, model, lr):
-        for opt in (model.g_optimizer, model.d_optimizer):
-            getattr(opt, "inner_optimizer", opt).learning_rate.assign(lr)
-
-    def phases(self, s):
-        """Stage 1: ACGAN only; stage 2: ACGAN + integrated loss (§1, Fig. 2)."""
-        return [(s.stage1_steps, "stage1"), (s.steps, "stage2")]
-
-    def enter_phase(self, model, phase):
-        model.stage = 2 if phase == "stage2" else 1
-        model.schedule = (1, 1)
-        model.train_function = None  # retrace: the stage changes the step
-
-    def dataset(self, data, s, start_step):
-        """``(x, c_real, z, c_fake)``: z ~ U(-1, 1) (§5.3.5) seeded by (seed, step); the labels to
-        generate are another image's labels from the same batch (the data's label distribution)."""
-        z_dim, b = s.z_dim, s.batch_size
-
-        def add_codes(step, xc):
-            x, c = xc
-            z = tf.random.stateless_uniform([b, z_dim], seed=tf.stack([tf.cast(s.seed, tf.int64), step]),
-                                            minval=-1.0, maxval=1.0)
-            return x, c, z, tf.roll(c, shift=1, axis=0)
-
-        ds = data.train_dataset(b, seed=s.seed, start_step=start_step, deterministic=True)
-        return ds.enumerate(start_step).map(add_codes, num_parallel_calls=tf.data.AUTOTUNE)
-
-    # -- samples and evaluation ------------------------------------------------------
-    def _test(self, data, n):
-        idx = np.arange(min(n, data.test.size))
-        x, c = data.test.load_batch(idx)
-        return idx, x, c
-
-    def _sample_attributes(self, data):
-        names = [a for a in SAMPLE_ATTRIBUTES if a in data.attribute_names][:4]
-        return names or list(data.attribute_names[:4])
-
-    def sample_grid(self, model, data):
-        """Rows: input | rebuilt | one attribute flipped per column;  last row: generated faces."""
-        from tfface.iterative import Editor
-
-        ed = Editor(model, data.attribute_names)
-        _, x, c = self._test(data, self.sample_count)
-        names = self._sample_attributes(data)
-        cols = [x, ed.reconstruct(x)]
-        for name in names:
-            k = data.attribute_names.index(name)
-            cols.append(ed.transform(x, {name: 1 - c[:, k]}))
-        rows = [[col[i] for col in cols] for i in range(len(x))]
-        gen = ed.generate(len(cols), labels=np.repeat(c[:1], len(cols), axis=0), seed=0)
-        return grid_image(rows + [list(gen)])
-
-    def evaluate(self, model, data, s):
-        from tfface.iterative import Editor
-
-        ed = Editor(model, data.attribute_names)
-        idx, x, c = self._test(data, s.eval_images)
-        probs = ed.recognize(x)
-        prevalence = self._training_prevalence(data)
-        out = {"method": self.name, "data": s.data, "attribute_names": list(data.attribute_names),
-               "test_images": int(len(x))}
-        out["recognition"] = {
-            "hamming_loss": hamming_loss(probs, c),
-            "majority_baseline_hamming_loss": hamming_loss(np.broadcast_to(prevalence, c.shape), c),
-            "per_attribute_accuracy": {n: float(np.mean((probs[:, k] >= 0.5) == (c[:, k] >= 0.5)))
-                                       for k, n in enumerate(data.attribute_names)},
-        }
-        rebuilt = ed.reconstruct(x)
-        out["reconstruction"] = {"psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
-                                 "l1": float(np.abs(rebuilt.astype(np.float64) - x).mean() / 127.5)}
-        if s.baseline_steps:
-            out["recognition"]["cnn_baseline_hamming_loss"] = self._cnn_baseline(data, s, x, c)
-        if data.has_ground_truth:
-            out["transformation"] = self._transformation_scores(ed, data, idx, x, c, rebuilt)
-        return out
-
-    def _training_prevalence(self, data, n=4096):
-        coll = data.train
-        if getattr(coll, "labels", None) is not None:
-            labels = coll.labels
-        else:
-            labels = coll.attributes(np.arange(n if coll.size is None else min(n, coll.size))).astype(np.float32)
-        return (labels.mean(axis=0) >= 0.5).astype(np.float32)
-
-    def _cnn_baseline(self, data, s, x_test, c_test):
-        keras.utils.set_random_seed(s.seed + 1)
-        clf = AttributeClassifier(s.image_size, len(data.attribute_names), s.width)
-        clf.compile(keras.optimizers.Adam(s.learning_rate, beta_1=s.beta_1, beta_2=s.beta_2))
-        ds = data.train_dataset(s.batch_size, seed=s.seed + 1, start_step=0)
-        clf.fit(ds, epochs=1, steps_per_epoch=s.baseline_steps, verbose=0, shuffle=False)
-        from tfface.data.pipeline import to_float
-
-        probs = np.concatenate([clf(to_float(x_test[i:i + 64]), training=False).numpy() for i in range(0, len(x_test), 64)])
-        return hamming_loss(probs, c_test)
-
-    def _transformation_scores(self, ed, data, idx, x, c, rebuilt):
-        """Per attribute: flip it, compare with the rendered counterfactual inside the attribute's mask.
-
-        ``accuracy`` is the share of images whose transformed attribute region is
-        closer (L1) to the counterfactual than to the unchanged reconstruction.
-        """
-        scores = {}
-        for k, name in enumerate(data.attribute_names):
-            _, target, mask = data.test.counterfactual(idx, name)
-            moved = ed.transform(x, {name: 1 - c[:, k]})
-            m3 = np.repeat(mask[..., None], 3, axis=-1)
-            err_t = np.array([np.abs(moved[i].astype(float) - target[i])[m3[i]].mean() for i in range(len(x))])
-            err_r = np.array([np.abs(rebuilt[i].astype(float) - target[i])[m3[i]].mean() for i in range(len(x))])
-            scores[name] = {
-                "accuracy": float(np.mean(err_t < err_r)),
-                "psnr_in_mask": metrics.mean_finite(metrics.psnr(moved, target, mask)),
-                "rebuild_psnr_in_mask": metrics.mean_finite(metrics.psnr(rebuilt, target, mask)),
-            }
-        scores["mean_accuracy"] = float(np.mean([v["accuracy"] for v in scores.values()]))
-        return scores
-
-    def summarize(self, m):
-        r = m["recognition"]
-        line = f"recognition: hamming loss {r['hamming_loss']:.4f} (majority baseline {r['majority_baseline_hamming_loss']:.4f}"
-        if "cnn_baseline_hamming_loss" in r:
-            line += f", CNN baseline {r['cnn_baseline_hamming_loss']:.4f}"
-        yield line + ")"
-        yield f"reconstruction: PSNR {m['reconstruction']['psnr']:.2f} dB, L1 {m['reconstruction']['l1']:.4f}"
-        if "transformation" in m:
-            yield f"transformation: mean accuracy vs counterfactual {m['transformation']['mean_accuracy']:.3f}"

@@ -1,9 +1,8 @@
 """The training loop shared by both methods: settings -> data -> model -> fit -> metrics.
 
-A *method* object (:class:`tfface.training.residual_gan.ResidualMethod`,
-:class:`tfface.training.iterative_gan.IterativeMethod`) supplies what
-differs: data, model, dataset, sample grid and final evaluation.  This
-module owns what is common: the run directory, resuming from the last
+A *method* (the contract is :class:`tfface.methods.base.Method`; one per
+paper in :mod:`tfface.methods`) supplies what differs: data, model, phases,
+dataset, sample grid and final metrics.  This module owns what is common: the run directory, resuming from the last
 checkpoint, determinism, devices and precision, callbacks, stopping on a
 non-finite loss, and writing ``metrics.json``.
 
@@ -21,14 +20,11 @@ import time
 import keras
 import tensorflow as tf
 
+from tfface.errors import TrainingDiverged
+from tfface.settings import Settings
 from tfface.training import callbacks as cb
 from tfface.training import distribution
 from tfface.training.run import RunDirectory, restore
-from tfface.training.settings import Settings
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN/Inf; the last good checkpoint is kept."""
 
 
 def setup_runtime(settings: Settings):
@@ -68,8 +64,8 @@ def train(settings: Settings, run_dir: str, method, out=None):
     if start >= settings.steps:
         say(f"{run.path} is already trained to step {start} (--steps={settings.steps}); nothing to do")
         if start > settings.steps:
-            return run.read_metrics() if _has_metrics(run) else {}
-        if _has_metrics(run):
+            return run.read_metrics() if run.has_metrics() else {}
+        if run.has_metrics():
             return run.read_metrics()
         return _finish(run, method, model, data, settings, start, 0.0, say)
 
@@ -114,14 +110,8 @@ def train(settings: Settings, run_dir: str, method, out=None):
     return _finish(run, method, model, data, settings, state.step, seconds, say, steps_run=state.step - start)
 
 
-def _has_metrics(run):
-    import os
-
-    return os.path.isfile(run.metrics_path)
-
-
 def _finish(run, method, model, data, settings, step, seconds, say, steps_run=0):
-    metrics = method.evaluate(model, data, settings)
+    metrics = method.final_metrics(model, data, settings)
     metrics["training"] = {
         "steps": step,
         "steps_this_invocation": steps_run,

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-import keras
-import numpy as np
 import tensorflow as tf
 from keras import ops
 
-from tfface.evaluation import metrics
 from tfface.losses import residual as L
 from tfface.models import residual as nets
+from tfface.settings import DEFAULTS
 from tfface.training import distribution
-from tfface.training.callbacks import grid_image
+from tfface.training.gan import GANModel
 
 # §5 and §4: local attributes use alpha = 5e-4, global ones 1e-6; beta = 0.1 alpha.
 # (§7 quotes 5e-6 for global attributes; we follow §5, the implementation details.)
@@ -26,51 +22,44 @@ def default_alpha(attribute):
     return GLOBAL_ALPHA if attribute in GLOBAL_ATTRIBUTES else LOCAL_ALPHA
 
 
-class ResidualGAN(keras.Model):
+class ResidualGAN(GANModel):
     """G0 (adds the attribute), G1 (removes it) and a 3-class D, trained as in §3.
 
     ``train_step`` takes a batch ``(x0, x1)``: images without and with the
-    attribute, in [-1, 1].  ``call(x)`` returns ``(G0(x), G1(x))``.
+    attribute, in [-1, 1].  ``call(x)`` returns ``(G0(x), G1(x))``.  The
+    keyword arguments are the settings of the same names (same defaults).
     """
 
-    def __init__(self, image_size=128, width=1.0, residual=True, dual=True, sync_batchnorm=False, zero_residual=False,
-                 d_norm="batch", **kwargs):
+    metric_names = ("d_loss", "d_accuracy", "g_loss", "g_adv", "g_dual", "g_pix", "g_per")
+    settings_keys = ("image_size", "width", "residual", "dual", "residual_init", "d_norm")  # constructor = Settings
+    config_keys = settings_keys + ("sync_batchnorm",)
+
+    def __init__(self, image_size=DEFAULTS.image_size, width=DEFAULTS.width, residual=DEFAULTS.residual,
+                 dual=DEFAULTS.dual, residual_init=DEFAULTS.residual_init, d_norm=DEFAULTS.d_norm, sync_batchnorm=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.width = int(image_size), float(width)
         self.residual, self.dual = bool(residual), bool(dual)
-        self.sync_batchnorm, self.zero_residual, self.d_norm = bool(sync_batchnorm), bool(zero_residual), d_norm
+        self.residual_init, self.d_norm, self.sync_batchnorm = residual_init, d_norm, bool(sync_batchnorm)
         make_g = lambda name: nets.transformation_network(  # noqa: E731
-            self.image_size, self.width, self.residual, self.sync_batchnorm, self.zero_residual, name=name)
+            self.image_size, self.width, self.residual, self.sync_batchnorm, residual_init == "zero", name=name)
         self.g0 = make_g("G0")
         self.g1 = make_g("G1")
         self.d = nets.discriminator(self.image_size, self.width, 3, self.sync_batchnorm, d_norm, name="D")
         self.built = True  # the sub-networks are functional models, built on creation
 
-    def get_config(self):
-        return {**super().get_config(), "image_size": self.image_size, "width": self.width,
-                "residual": self.residual, "dual": self.dual, "sync_batchnorm": self.sync_batchnorm,
-                "zero_residual": self.zero_residual, "d_norm": self.d_norm}
-
     def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, **kwargs):
-        super().compile(**kwargs)
-        self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
+        super().compile(g_optimizer, d_optimizer, **kwargs)
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
-        names = ["d_loss", "d_accuracy", "g_loss", "g_adv", "g_dual", "g_pix", "g_per"]
-        self.trackers = {n: keras.metrics.Mean(name=n) for n in names}
-
-    @property
-    def metrics(self):
-        return list(self.trackers.values())
-
-    def build_optimizers(self):
-        """Create optimizer slots now (needed before restoring a checkpoint)."""
-        self.g_optimizer.build(self.generator_variables)
-        self.d_optimizer.build(self.d.trainable_variables)
 
     @property
     def generator_variables(self):
         return self.g0.trainable_variables + self.g1.trainable_variables
+
+    @property
+    def discriminator_variables(self):
+        return self.d.trainable_variables
 
     def call(self, x, training=False):
         return self.g0(x, training=training), self.g1(x, training=training)
@@ -94,7 +83,7 @@ class ResidualGAN(keras.Model):
                 logits, _ = self.d(ops.concatenate([x0, x1, fakes], axis=0), training=True)
                 d_loss = distribution.global_mean(L.classification_loss(logits, labels))
                 scaled = distribution.scale_loss(self.d_optimizer, d_loss)
-            d_vars = self.d.trainable_variables
+            d_vars = self.discriminator_variables
             self.d_optimizer.apply(d_tape.gradient(scaled, d_vars), d_vars)
             d_accuracy = ops.mean(ops.cast(ops.argmax(logits, axis=-1) == labels, "float32"))
 
@@ -116,114 +105,6 @@ class ResidualGAN(keras.Model):
         g_vars = self.generator_variables
         self.g_optimizer.apply(g_tape.gradient(scaled, g_vars), g_vars)
 
-        values = {"d_loss": d_loss * distribution.num_replicas(), "d_accuracy": d_accuracy,
-                  "g_loss": g_loss * distribution.num_replicas(), "g_adv": ops.mean(adv), "g_dual": ops.mean(dual),
-                  "g_pix": ops.mean(pix), "g_per": ops.mean(per)}
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
-        return {name: t.result() for name, t in self.trackers.items()}
-
-
-class ResidualMethod:
-    """What the shared training loop needs to train a :class:`ResidualGAN`."""
-
-    name = "residual"
-    log_keys = ["d_loss", "d_accuracy", "g_loss", "g_adv", "g_dual", "g_pix", "g_per"]
-    sample_count = 4
-
-    def resolve(self, s):
-        """Fill in the paper's defaults: alpha by attribute (local/global), beta = 0.1 alpha."""
-        alpha = default_alpha(s.attribute) if s.alpha is None else s.alpha
-        beta = 0.1 * alpha if s.beta is None else s.beta
-        return dataclasses.replace(s, alpha=alpha, beta=beta)
-
-    def load_data(self, s):
-        from tfface.data import load_domains
-
-        return load_domains(s.data, s.attribute, s.image_size, seed=s.seed, strict=s.strict_data,
-                            synthetic_test_size=s.eval_images, synthetic_train_size=s.synthetic_train_size)
-
-    def build_model(self, s, sync_batchnorm=False):
-        model = ResidualGAN(s.image_size, s.width, s.residual, s.dual, sync_batchnorm, s.residual_init == "zero", s.d_norm)
-        model.compile(
-            distribution.make_optimizer(s.learning_rate, s.beta_1, s.beta_2, s.mixed_precision, "g_optimizer"),
-            distribution.make_optimizer(s.learning_rate, s.beta_1, s.beta_2, s.mixed_precision, "d_optimizer"),
-            alpha=s.alpha, beta=s.beta, jit_compile=s.jit_compile,
-        )
-        model.build_optimizers()
-        return model
-
-    def checkpoint_objects(self, model):
-        return {"model": model, "g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
-
-    def set_learning_rate(self, model, lr):
-        for opt in (model.g_optimizer, model.d_optimizer):
-            inner = getattr(opt, "inner_optimizer", opt)
-            inner.learning_rate.assign(lr)
-
-    def phases(self, s):
-        """One phase: the paper trains G0, G1 and D together "without any staging" (§5)."""
-        return [(s.steps, "")]
-
-    def enter_phase(self, model, phase):
-        pass
-
-    def dataset(self, data, s, start_step):
-        return data.train_dataset(s.batch_size, seed=s.seed, start_step=start_step, deterministic=True)
-
-    def _test_images(self, data, domain, n):
-        coll = data.test[domain]
-        idx = np.arange(min(n, coll.size))
-        return idx, coll.load_batch(idx)[0]
-
-    def sample_grid(self, model, data):
-        """Rows: x0 | residual | G0(x0) || x1 | residual | G1(x1), for fixed test images."""
-        n = self.sample_count
-        _, x0 = self._test_images(data, 0, n)
-        _, x1 = self._test_images(data, 1, n)
-        e0 = edit(model.g0, x0)
-        e1 = edit(model.g1, x1)
-        rows = [[x0[i], residual_picture(x0[i], e0[i]), e0[i], x1[i], residual_picture(x1[i], e1[i]), e1[i]]
-                for i in range(min(len(x0), len(x1)))]
-        return grid_image(rows)
-
-    def evaluate(self, model, data, s):
-        """Ground-truth edit scores on synthetic data; residual statistics otherwise."""
-        out = {"method": self.name, "attribute": s.attribute, "data": s.data}
-        names = {0: ("add", model.g0), 1: ("remove", model.g1)}
-        for domain, (direction, g) in names.items():
-            idx, x = self._test_images(data, domain, s.eval_images)
-            y = edit(g, x)
-            entry = {"images": int(len(x)),
-                     "mean_abs_residual": float(np.abs(y.astype(np.float64) - x).mean() / 127.5)}
-            if data.has_ground_truth:
-                _, target, mask = data.test[domain].counterfactual(idx, s.attribute)
-                entry.update(metrics.edit_scores(x, y, target, mask))
-            out[direction] = entry
-        return out
-
-    def summarize(self, m):
-        for direction in ("add", "remove"):
-            e = m[direction]
-            if "model" in e:
-                yield (f"{direction} {m['attribute']}: PSNR vs ground truth {e['model']['psnr']:.2f} dB "
-                       f"(do-nothing {e['identity']['psnr']:.2f}), inside the attribute region "
-                       f"{e['model']['psnr_in_mask']:.2f} (do-nothing {e['identity']['psnr_in_mask']:.2f}), "
-                       f"outside {e['model']['psnr_outside_mask']:.2f}")
-            else:
-                yield f"{direction} {m['attribute']}: mean |residual| {e['mean_abs_residual']:.4f} on {e['images']} test images"
-
-
-def edit(generator, images, batch_size=64):
-    """Run a generator on uint8 images in inference mode; returns uint8 (clipped)."""
-    from tfface.data.pipeline import to_float, to_uint8
-
-    out = [to_uint8(generator(to_float(images[i:i + batch_size]), training=False)).numpy()
-           for i in range(0, len(images), batch_size)]
-    return np.concatenate(out) if out else np.zeros_like(images)
-
-
-def residual_picture(x, y):
-    """A residual y - x as a picture: zero is mid-grey, +-1 (in [-1, 1] units) saturates."""
-    r = (y.astype(np.float32) - x.astype(np.float32)) / 127.5
-    return np.round(127.5 + 127.5 * np.clip(r, -1, 1)).astype(np.uint8)
+        return self.track({"d_loss": d_loss * distribution.num_replicas(), "d_accuracy": d_accuracy,
+                           "g_loss": g_loss * distribution.num_replicas(), "g_adv": ops.mean(adv),
+                           "g_dual": ops.mean(dual), "g_pix": ops.mean(pix), "g_per": ops.mean(per)})

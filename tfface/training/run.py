@@ -9,7 +9,8 @@
       samples/             PNG sample grids at intervals
       metrics.json         final scores, written when training finishes
 
-All JSON files are written atomically.
+All JSON files are written atomically.  :func:`tfface.methods.load_run`
+rebuilds a trained model from a run directory.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import os
 import numpy as np
 import tensorflow as tf
 
-from tfface.training.settings import Settings, SettingsError, write_atomic
+from tfface import files
+from tfface.settings import Settings, SettingsError
 
 KEEP_CHECKPOINTS = 3
 
@@ -37,6 +39,9 @@ class RunDirectory:
     def exists(self):
         return os.path.isfile(self.settings_path)
 
+    def has_metrics(self):
+        return os.path.isfile(self.metrics_path)
+
     def create(self):
         for d in (self.path, self.checkpoint_dir, self.samples_dir):
             os.makedirs(d, exist_ok=True)
@@ -51,10 +56,10 @@ class RunDirectory:
 
     def save_settings(self, settings: Settings):
         self.create()
-        write_atomic(self.settings_path, settings.to_json() + "\n")
+        files.write_text(self.settings_path, settings.to_json() + "\n")
 
     def write_metrics(self, metrics: dict):
-        write_atomic(self.metrics_path, json.dumps(metrics, indent=2, sort_keys=True, default=_json_default) + "\n")
+        files.write_json(self.metrics_path, metrics)
 
     def read_metrics(self):
         with open(self.metrics_path) as f:
@@ -87,32 +92,3 @@ def restore(manager, step, partial=False):
 def all_finite(variables):
     """Whether every value of every variable is finite (checked before each checkpoint)."""
     return all(np.isfinite(np.asarray(v)).all() for v in variables)
-
-
-def _json_default(o):
-    if isinstance(o, (np.floating, np.integer)):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serializable: {type(o)}")
-
-
-def load_model(run_dir, precision="float32"):
-    """Rebuild a trained model from a run directory: (settings, method, model, step).
-
-    Uses the run's settings.json and its latest checkpoint; inference runs in
-    ``precision`` whatever the run trained with.
-    """
-    from tfface.training import distribution, methods
-
-    run = RunDirectory(run_dir)
-    settings = run.load_settings()
-    method = methods.get(settings.method)
-    settings = method.resolve(settings)
-    distribution.set_precision(precision)
-    model = method.build_model(settings)
-    manager, step = run.checkpoint_manager(method.checkpoint_objects(model))
-    if not manager.latest_checkpoint:
-        raise FileNotFoundError(f"no checkpoint in {run.checkpoint_dir}")
-    restore(manager, step, partial=True)
-    return settings, method, model, int(step.numpy())

@@ -4,7 +4,7 @@ import pytest
 pytest.importorskip("dlib")
 skimage = pytest.importorskip("skimage.data")
 
-from tfface.evaluation import faces  # noqa: E402
+from tfface.evaluation import face_measures as faces  # noqa: E402
 
 
 def test_normalized_errors_known_shift():

@@ -11,13 +11,17 @@ from tests.training.cli import ROOT, TINY, run
 skimage = pytest.importorskip("skimage.data")
 pytest.importorskip("dlib")
 
+from tfface.export.exporter import export_run  # noqa: E402
+from tfface.faces import detect_faces  # noqa: E402
+from tfface.photo import edit_face, edit_photo, load_editor  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def model(tmp_path_factory):
     rd = tmp_path_factory.mktemp("edit") / "run"
     assert run(*TINY, "--steps=6", f"--run_dir={rd}").returncode == 0
-    from tfface.export.exporter import export_run
-
     return export_run(str(rd), str(rd.parent / "export"), model_name="m", variants=("float32",), report_images=4,
                       say=lambda m: None)
 
@@ -27,12 +31,10 @@ def astronaut():
 
 
 def edit_cli(*args):
-    return subprocess.run([sys.executable, "-m", "tfface.edit", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return subprocess.run([sys.executable, "-m", "tfface", "edit", *args], capture_output=True, text=True, cwd=ROOT, timeout=300)
 
 
 def test_detects_the_astronauts_face():
-    from tfface.edit import detect_faces
-
     faces = detect_faces(astronaut())
     assert len(faces) == 1
     (l, t, r, b), left, right = faces[0]
@@ -41,8 +43,6 @@ def test_detects_the_astronauts_face():
 
 @pytest.mark.parametrize("kind", ["saved_model", "tflite"])
 def test_edit_changes_only_the_face_region(model, kind):
-    from tfface.edit import detect_faces, edit_face, edit_photo, load_editor
-
     path = model if kind == "saved_model" else os.path.join(model, "assets.extra", "tflite", "float32.tflite")
     editor = load_editor(path, "add")
     photo = astronaut()
@@ -60,15 +60,11 @@ def test_edit_changes_only_the_face_region(model, kind):
 
 
 def test_zero_strength_is_the_identity(model):
-    from tfface.edit import edit_photo, load_editor
-
     out, _ = edit_photo(astronaut(), load_editor(model), strength=0.0)
     np.testing.assert_array_equal(out, astronaut())
 
 
 def test_all_faces(model):
-    from tfface.edit import edit_photo, load_editor
-
     two = np.concatenate([astronaut(), astronaut()[:, ::-1]], axis=1)
     editor = load_editor(model)
     one_edit, n = edit_photo(two, editor, strength=40.0)
@@ -93,6 +89,11 @@ def test_command_line(model, tmp_path):
     assert again.returncode == 2 and "exists; pass --overwrite" in again.stderr and out.read_bytes() == before
     same = edit_cli("--model", model, "--input", str(src), "--output", str(src))
     assert same.returncode == 2 and "must differ from --input" in same.stderr
+    # The same file by another name (a symlinked directory) is refused too, even with --overwrite.
+    (tmp_path / "link").symlink_to(tmp_path)
+    before = src.read_bytes()
+    linked = edit_cli("--model", model, "--input", str(tmp_path / "link" / "astronaut.jpg"), "--output", str(src), "--overwrite")
+    assert linked.returncode == 2 and "must differ from --input" in linked.stderr and src.read_bytes() == before
 
 
 def test_no_face_and_bad_input(model, tmp_path):
@@ -109,8 +110,6 @@ def test_no_face_and_bad_input(model, tmp_path):
 
 
 def test_celeba_sample_photo(model, celeba_sample):
-    from tfface.edit import edit_photo, load_editor
-
     photo = np.asarray(Image.open(celeba_sample / "img_align_celeba" / "000017.jpg").convert("RGB"))
     out, n = edit_photo(photo, load_editor(model), strength=40.0)
     assert n >= 1 and out.shape == photo.shape

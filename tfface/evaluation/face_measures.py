@@ -1,4 +1,4 @@
-"""dlib-based face measures: identity embeddings and landmark errors (the ``faces`` extra).
+"""Face measures of evaluation: identity embeddings and landmark errors (the ``faces`` extra).
 
 - **Identity** (the offline counterpart of paper 2's FaceNet score): dlib's
   128-D ResNet face embedding; two images of the same person are usually
@@ -9,7 +9,7 @@
 
 Images are small (64-128 px), so they are upscaled to 256 px first.  The
 face rectangle comes from dlib's detector when it finds the face, else from
-the training framing (eyes at 39% and 61% of the width, see tfface.edit);
+the training framing (eyes at 39% and 61% of the width, see tfface.photo);
 an input and its edit always share the rectangle, so the comparison is fair.
 """
 
@@ -18,31 +18,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from tfface.faces import dlib_models
+
 UPSCALE = 256
 IDENTITY_THRESHOLD = 0.6
 # 68-point indices: image-left eye 36-41, image-right eye 42-47, nose tip 30, mouth corners 48, 54.
 LEFT_EYE, RIGHT_EYE, NOSE_TIP, MOUTH_LEFT, MOUTH_RIGHT = list(range(36, 42)), list(range(42, 48)), 30, 48, 54
-
-
-class _Dlib:
-    _cache = {}
-
-    @classmethod
-    def get(cls):
-        if not cls._cache:
-            try:
-                import dlib
-                import face_recognition_models as frm
-            except ImportError:
-                raise RuntimeError('face measures need dlib: pip install -e ".[faces]"') from None
-            cls._cache.update(
-                dlib=dlib,
-                detector=dlib.get_frontal_face_detector(),
-                five=dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-                sixty_eight=dlib.shape_predictor(frm.pose_predictor_model_location()),
-                embedder=dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
-            )
-        return cls._cache
 
 
 def _upscale(img):
@@ -51,7 +32,7 @@ def _upscale(img):
 
 def face_rect(img_up):
     """dlib rectangle for an upscaled aligned face: the detector's best, else the template box."""
-    d = _Dlib.get()
+    d = dlib_models()
     rects, scores, _ = d["detector"].run(img_up, 0, 0.0)
     if len(rects):
         return rects[int(np.argmax(scores))]
@@ -72,7 +53,7 @@ def _per_face(images, rects, measure):
 
 def embeddings(images, rects=None):
     """128-D embeddings of uint8 images [N,S,S,3]; returns (embeddings [N,128], rects used)."""
-    d = _Dlib.get()
+    d = dlib_models()
 
     def embed(up, rect, _):
         return np.asarray(d["embedder"].compute_face_descriptor(up, d["five"](up, rect)), np.float64)
@@ -95,7 +76,7 @@ def identity_summary(distances):
 
 def landmarks68(images, rects=None):
     """dlib 68-point landmarks in the images' own pixel coordinates: ([N, 68, 2], rects used)."""
-    d = _Dlib.get()
+    d = dlib_models()
 
     def points(up, rect, img):
         shape = d["sixty_eight"](up, rect)

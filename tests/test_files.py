@@ -1,0 +1,52 @@
+import os
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tfface import files
+
+
+def test_write_is_all_or_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "settings.json"
+    files.write_json(path, {"a": np.float32(1.5), "b": np.arange(2)})
+    assert path.read_text() == '{\n  "a": 1.5,\n  "b": [\n    0,\n    1\n  ]\n}\n'
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", crash)
+    with pytest.raises(OSError, match="disk full"):
+        files.write_text(path, "new")
+    assert path.read_text().startswith('{\n  "a"'), "the old content survives a failed write"
+    assert os.listdir(tmp_path) == ["settings.json"], "no temporary file is left behind"
+
+
+def test_building_directory_replaces_only_on_success(tmp_path):
+    final = tmp_path / "eval"
+    final.mkdir()
+    (final / "old.txt").write_text("old")
+    with pytest.raises(KeyboardInterrupt):
+        with files.building_directory(final) as tmp:
+            (open(os.path.join(tmp, "new.txt"), "w")).write("new")
+            raise KeyboardInterrupt
+    assert os.listdir(final) == ["old.txt"] and os.listdir(tmp_path) == ["eval"]
+    with files.building_directory(final) as tmp:
+        (open(os.path.join(tmp, "new.txt"), "w")).write("new")
+    assert os.listdir(final) == ["new.txt"] and os.listdir(tmp_path) == ["eval"]
+    with pytest.raises(FileExistsError):
+        with files.building_directory(final, overwrite=False):
+            pass
+    assert os.listdir(final) == ["new.txt"]
+
+
+def test_save_image_by_extension(tmp_path):
+    img = np.zeros((4, 6, 3), np.uint8)
+    img[:, :3, 0] = 255
+    files.save_image(img, tmp_path / "a.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), img)
+    files.save_image(img, tmp_path / "a.JPG")
+    assert Image.open(tmp_path / "a.JPG").format == "JPEG"
+    with pytest.raises(ValueError, match="unsupported output format '.gif'"):
+        files.save_image(img, tmp_path / "a.gif")
+    assert sorted(os.listdir(tmp_path)) == ["a.JPG", "a.png"]

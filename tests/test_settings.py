@@ -1,0 +1,69 @@
+import inspect
+import re
+
+import pytest
+
+from tfface.settings import DEFAULTS, FIELDS, MODEL_FIELDS, Settings, SettingsError
+from tfface.training.iterative_gan import IterativeGAN
+from tfface.training.residual_gan import ResidualGAN
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(method="gan"), "--method must be one of residual, iterative, got 'gan'"),
+    (dict(strategy="tpu"), "--strategy must be one of default, mirrored"),
+    (dict(d_norm="layer"), "--d_norm must be one of spectral, batch"),
+    (dict(split="by_age"), "--split must be one of official, random"),
+    (dict(steps=0), "--steps must be >= 1, got 0"),
+    (dict(synthetic_train_size=-1), "--synthetic_train_size must be >= 0, got -1"),
+    (dict(alpha=-1.0), "--alpha must be >= 0, got -1.0"),
+    (dict(update_ratio=0.5), "--update_ratio must be >= 1, got 0.5"),
+    (dict(image_size=40), "--image_size must be a multiple of 16 and >= 16, got 40"),
+    (dict(width=0.0), "--width must be in (0, 4], got 0.0"),
+    (dict(beta_1=1.0), "--beta_1 and --beta_2 must be in [0, 1)"),
+    (dict(stage1_steps=901), "--stage1_steps must be between 0 and --steps (900), got 901"),
+    (dict(strategy="mirrored", batch_size=5), "--batch_size (5) must be divisible by --replicas (2)"),
+    (dict(data="imagenet"), "--data must be one of: synthetic, celeba:"),
+    (dict(data="folders:/only-one"), "--data=folders needs two comma-separated directories"),
+])
+def test_validate_names_the_flag_at_fault(changes, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings(**changes).validate()
+
+
+def test_defaults_are_valid_and_data_is_parsed_once():
+    assert DEFAULTS.validate() is DEFAULTS
+    s = Settings(data="folders:/a,/b").validate()
+    assert s.data_spec.kind == "folders" and s.data_spec.paths == ("/a", "/b")
+    assert s.data_spec is s.data_spec
+    assert s.replace(data="celeba:/c").data_spec.paths == ("/c",)
+
+
+def test_every_setting_is_declared_with_help_and_group():
+    for name, f in FIELDS.items():
+        assert f.metadata["help"] and f.metadata["group"], name
+        if f.metadata["choices"]:
+            assert f.default in f.metadata["choices"], name
+
+
+def test_json_round_trip_and_bad_files():
+    s = Settings(method="iterative", steps=5, alpha=1e-3, dual=False)
+    assert Settings.from_json(s.to_json()) == s
+    assert Settings.from_json('{"steps": 7, "from_a_newer_version": 1}').steps == 7
+    for text, message in (("[1, 2, 3]", "expected a JSON object of settings, got list"),
+                          ("null", "expected a JSON object of settings, got NoneType"), ("{", "not valid JSON")):
+        with pytest.raises(SettingsError, match=re.escape(message)):
+            Settings.from_json(text)
+
+
+def test_resume_refuses_another_model_but_accepts_more_steps():
+    Settings(steps=2000, log_every=10).check_resumable_from(Settings(), "runs/r")
+    with pytest.raises(SettingsError, match=re.escape("runs/r holds a run with different settings: width=0.25 (now 0.5)")):
+        Settings(width=0.5).check_resumable_from(Settings(), "runs/r")
+    assert {"method", "data", "image_size", "width", "z_dim"} <= set(MODEL_FIELDS) and "steps" not in MODEL_FIELDS
+
+
+@pytest.mark.parametrize("cls", [ResidualGAN, IterativeGAN])
+def test_model_constructors_default_to_the_settings(cls):
+    params = inspect.signature(cls.__init__).parameters
+    for name in cls.settings_keys:
+        assert params[name].default == getattr(DEFAULTS, name), name

@@ -1,0 +1,310 @@
+"""The ``tfface`` command line: one entry point, a subcommand per task, one way to fail.
+
+::
+
+    tfface train [flags]                 train, or resume, an editor (python train.py is the same)
+    tfface export --run_dir RUN          SavedModel for TF Serving + TFLite (python export.py is the same)
+    tfface edit --model M --input photo.jpg --output edited.jpg
+    tfface evaluate --run_dir RUN
+    tfface iterative transform --run_dir RUN a.jpg --set Eyeglasses=1
+    tfface classifier --data synthetic --image_size 64
+
+Parsing is argparse; ``--help`` on every command lists every flag with its
+default.  ``tfface train``'s flags are generated from the declarations in
+:mod:`tfface.settings`.  Every error ends in :func:`fail` with the exit codes
+of :mod:`tfface.errors`; ``TFFACE_DEBUG=1`` shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import sys
+import typing
+
+import numpy as np
+import tensorflow as tf
+
+from tfface import errors, files, photo
+from tfface.data.images import load_image
+from tfface.errors import DataError, TffaceError, UsageError
+from tfface.evaluation import classifier
+from tfface.evaluation.evaluate import evaluate
+from tfface.export import tflite
+from tfface.export.exporter import FORMATS, export_run
+from tfface.inference import DIRECTIONS
+from tfface.methods import get as get_method
+from tfface.methods import load_run
+from tfface.pictures import grid_image
+from tfface.settings import FIELDS, GROUPS, TYPES, Settings
+from tfface.training import loop
+
+
+class Interrupted(TffaceError):
+    exit_code = errors.EXIT_INTERRUPTED
+
+
+class ParseError(UsageError):
+    """A command line argparse refused; ``prog`` names the (sub)command it belongs to."""
+
+    def __init__(self, message, prog):
+        super().__init__(message)
+        self.prog = prog
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with usage errors raised (and reported by :func:`main`) instead of printed."""
+
+    def error(self, message):
+        raise ParseError(message, self.prog)
+
+
+def _help(text, default):
+    return f"{text} (default: {default})" if default is not None else text
+
+
+# -- train ------------------------------------------------------------------------------------
+def _setting_type(name):
+    hint = TYPES[name]
+    args = [a for a in typing.get_args(hint) if a is not type(None)]
+    return args[0] if args else hint
+
+
+def add_settings_flags(parser):
+    """One flag per setting (``--name``; booleans also ``--no_name``), grouped as declared."""
+    groups = {g: parser.add_argument_group(title) for g, title in GROUPS.items()}
+    for name, f in FIELDS.items():
+        meta, group, kind = f.metadata, groups[f.metadata["group"]], _setting_type(name)
+        if kind is bool:
+            group.add_argument(f"--{name}", dest=name, action="store_true", default=f.default,
+                               help=_help(meta["help"], "on" if f.default else "off"))
+            group.add_argument(f"--no_{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+        else:
+            group.add_argument(f"--{name}", type=kind, default=f.default, choices=meta["choices"], metavar=name.upper(),
+                               help=_help(meta["help"], f.default))
+
+
+def settings_from_args(args) -> Settings:
+    return Settings(**{name: getattr(args, name) for name in FIELDS})
+
+
+def cmd_train(args):
+    settings = settings_from_args(args).validate()
+    method = get_method(settings.method)
+    run_dir = args.run_dir or method.default_run_dir(settings)
+    try:
+        loop.train(settings, run_dir, method)
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; re-run the same command to resume {run_dir} from its last checkpoint") from None
+
+
+# -- export -----------------------------------------------------------------------------------
+def _csv(text):
+    return [t for t in text.split(",") if t]
+
+
+def cmd_export(args):
+    target = export_run(args.run_dir, args.out, args.formats, args.version, args.overwrite, args.model_name,
+                        args.tflite_variants, args.report_images, say=lambda m: print(m, flush=True))
+    print(f"exported: {target}")
+
+
+# -- edit -------------------------------------------------------------------------------------
+def _same_file(a, b):
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+def cmd_edit(args):
+    if _same_file(args.input, args.output):
+        raise UsageError("--output must differ from --input (the original photo is never overwritten)")
+    if os.path.exists(args.output) and not args.overwrite:
+        raise UsageError(f"{args.output} exists; pass --overwrite to replace it")
+    if not np.isfinite(args.strength):
+        raise UsageError("--strength must be a finite number")
+    files.image_format(args.output)
+    picture = load_image(args.input)
+    editor = photo.load_editor(args.model, args.direction)
+    try:
+        edited, n = photo.edit_photo(picture, editor, args.strength, args.all_faces)
+    except photo.NoFaceError:
+        raise DataError(f"no face found in {args.input}") from None
+    files.save_image(edited, args.output)
+    print(f"edited {n if args.all_faces else 1} of {n} face(s): {args.output}")
+
+
+# -- evaluate ---------------------------------------------------------------------------------
+def cmd_evaluate(args):
+    evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare), args.classifier_steps)
+
+
+# -- iterative --------------------------------------------------------------------------------
+def _parse_sets(values):
+    out = {}
+    for item in values or []:
+        key, sep, val = item.partition("=")
+        if not sep or val not in ("0", "1"):
+            raise UsageError(f"--set takes NAME=0 or NAME=1, got {item!r}")
+        out[key] = int(val)
+    return out
+
+
+def cmd_iterative(args):
+    changes = _parse_sets(getattr(args, "set", None))
+    run = load_run(args.run_dir)
+    ed = run.editor()
+    if not hasattr(ed, "transform"):
+        raise UsageError(f"{args.run_dir} holds a {run.settings.method} run, not an iterative one")
+    if args.action == "generate":
+        rows = [list(ed.generate(args.num, changes, seed=args.seed))]
+    else:
+        x = np.stack([load_image(p, ed.image_size) for p in args.images])
+        if args.action == "recognize":
+            for path, p in zip(args.images, ed.recognize(x)):
+                present = [f"{n}={v:.2f}" for n, v in zip(ed.attribute_names, p) if v >= 0.5]
+                print(f"{path}: {', '.join(present) or '(no attribute above 0.5)'}")
+            return
+        y = ed.reconstruct(x) if args.action == "reconstruct" else ed.transform(x, changes)
+        rows = [[a, b] for a, b in zip(x, y)]
+    out = args.output or f"{args.action}.png"
+    files.save_image(grid_image(rows), out)
+    print(f"wrote {out}")
+
+
+# -- classifier -------------------------------------------------------------------------------
+def cmd_classifier(args):
+    classifier.train(args.data, args.image_size, args.steps, args.batch_size, args.seed, args.out, args.attribute)
+
+
+# -- the parser -------------------------------------------------------------------------------
+def build_parser():
+    top = _Parser(prog="tfface", description="Face attribute manipulation: residual-image GANs and iterative GANs.",
+                  epilog="Exit codes: 0 done, 1 data or file error, 2 bad flags or settings, 3 training diverged, "
+                         "130 interrupted.  `tfface COMMAND --help` lists a command's flags.")
+    sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("train", help="train (or resume) an attribute editor",
+                       description="Train an editor; re-running the same command resumes from the run's last checkpoint.")
+    p.add_argument("--run_dir", default=None,
+                   help="run directory (default: runs/<method>-<attribute or all>-<data kind>-<size>px)")
+    add_settings_flags(p)
+    p.set_defaults(run=cmd_train)
+
+    p = sub.add_parser("export", help="export a run as a SavedModel (TF Serving) and TFLite models",
+                       description="Writes <out>/<model_name>/<version>/ atomically; an existing version is kept "
+                                   "unless --overwrite.")
+    p.add_argument("--run_dir", required=True, help="run directory written by tfface train")
+    p.add_argument("--out", default="export", help=_help("export root", "export"))
+    p.add_argument("--formats", type=_csv, default=list(FORMATS), help=_help("saved_model, or saved_model,tflite", ",".join(FORMATS)))
+    p.add_argument("--version", type=int, default=None, help="version number (default: one more than the highest existing)")
+    p.add_argument("--overwrite", action="store_true", help=_help("replace an existing version", "off"))
+    p.add_argument("--model_name", default=None, help="model name (default: the run directory's name)")
+    p.add_argument("--tflite_variants", type=_csv, default=list(tflite.VARIANTS),
+                   help=_help("TFLite variants to build", ",".join(tflite.VARIANTS)))
+    p.add_argument("--report_images", type=int, default=32, help=_help("held-out images for the TFLite parity report", 32))
+    p.set_defaults(run=cmd_export)
+
+    p = sub.add_parser("edit", help="edit the faces in a photo with an exported residual editor",
+                       description="Detects faces (dlib), aligns each, edits it and adds only the residual back to "
+                                   "the full-resolution photo.  Needs the faces extra.")
+    p.add_argument("--model", required=True, help="SavedModel version directory or .tflite file")
+    p.add_argument("--input", required=True, help="photo to edit (any common format)")
+    p.add_argument("--output", required=True, help="edited photo (.jpg, .png, .webp, .bmp or .tiff)")
+    p.add_argument("--direction", default="add", choices=DIRECTIONS, help=_help("add or remove the attribute", "add"))
+    p.add_argument("--strength", type=float, default=1.0, help=_help("residual scale (0 = no change, 1 = as trained)", 1.0))
+    p.add_argument("--all_faces", action="store_true",
+                   help=_help("edit every face, not only the most confident one (dlib's detector score)", "off"))
+    p.add_argument("--overwrite", action="store_true", help=_help("replace an existing output file", "off"))
+    p.set_defaults(run=cmd_edit)
+
+    p = sub.add_parser("evaluate", help="evaluate a run: ground truth, classifier flip rate, identity, landmarks",
+                       description="Writes <run_dir>/eval/metrics.json and report.md with figures.")
+    p.add_argument("--run_dir", required=True, help="run directory to evaluate")
+    p.add_argument("--data", default=None, help="test data (default: the run's own)")
+    p.add_argument("--classifier", default=None,
+                   help="attribute classifier directory (default: classifiers/<data kind>-<size>px, trained if missing)")
+    p.add_argument("--classifier_steps", type=int, default=1500, help=_help("training steps of a new classifier", 1500))
+    p.add_argument("--images", type=int, default=256, help=_help("test images per domain", 256))
+    p.add_argument("--compare", default="", help="comma-separated run directories for the ablation table")
+    p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("iterative", help="use a trained iterative GAN: recognize, reconstruct, transform, generate",
+                       description="Writes a PNG grid (input | output), or prints recognised attributes.")
+    actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
+    for action, text in (("recognize", "print the attributes C recognises"),
+                         ("reconstruct", "rebuild images from their codes G(C(D(x)))"),
+                         ("transform", "rebuild images with some attributes set"),
+                         ("generate", "generate new faces with some attributes set")):
+        a = actions.add_parser(action, help=text, description=text)
+        a.add_argument("--run_dir", required=True, help="run directory of an iterative run")
+        if action != "generate":
+            a.add_argument("images", nargs="+", help="image files (any common format)")
+        if action in ("transform", "generate"):
+            a.add_argument("--set", action="append", metavar="NAME=0|1", help="attribute to set (repeatable)")
+        if action == "generate":
+            a.add_argument("--num", type=int, default=8, help=_help("faces to generate", 8))
+            a.add_argument("--seed", type=int, default=0, help=_help("seed of z", 0))
+        if action != "recognize":
+            a.add_argument("--output", default=None, help=f"PNG grid to write (default: {action}.png)")
+        a.set_defaults(run=cmd_iterative)
+
+    p = sub.add_parser("classifier", help="train the attribute classifier that judges edits",
+                       description="Trains on the data's training split; writes classifier.keras and classifier.json.")
+    p.add_argument("--data", default="synthetic", help=_help("data to train on", "synthetic"))
+    p.add_argument("--image_size", type=int, default=64, help=_help("image size", 64))
+    p.add_argument("--steps", type=int, default=1500, help=_help("training steps", 1500))
+    p.add_argument("--batch_size", type=int, default=64, help=_help("batch size", 64))
+    p.add_argument("--attribute", default="attribute", help=_help("label name for --data=folders", "attribute"))
+    p.add_argument("--seed", type=int, default=0, help=_help("seed", 0))
+    p.add_argument("--out", default=None, help="output directory (default: classifiers/<data kind>-<size>px)")
+    p.set_defaults(run=cmd_classifier)
+    top.commands = sub.choices  # {name: parser}
+    return top
+
+
+def fail(prog, code, message):
+    """The one way a command fails: one line on stderr, and the exit code."""
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
+    return code
+
+
+def _wrapped_data_error(e):
+    """A data error raised inside the tf.data pipeline arrives wrapped in an OpError: its message."""
+    line = next((ln.strip() for ln in str(e.message).splitlines() if "BadImageError" in ln), None)
+    return line.split("BadImageError:", 1)[-1].strip() if line else None
+
+
+def main(argv=None, prog="tfface"):
+    """Run a command line; returns the exit code.  ``prog`` names a wrapper (``train.py``) that runs one command."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser()
+    if prog != "tfface":
+        parser.commands[argv[0]].prog = prog
+    name = prog
+    try:
+        args, extra = parser.parse_known_args(argv)
+        name = f"{prog} {args.command}" if prog == "tfface" else prog
+        if extra:
+            raise ParseError(f"unrecognized arguments: {' '.join(extra)}", name)
+        args.run(args)
+        return errors.EXIT_OK
+    except SystemExit as e:  # --help
+        return e.code
+    except Exception as e:  # noqa: BLE001 - the one place errors become exit codes
+        if os.environ.get("TFFACE_DEBUG"):
+            raise
+        if isinstance(e, ParseError):
+            return fail(e.prog, e.exit_code, e)
+        if isinstance(e, TffaceError):
+            return fail(name, e.exit_code, e)
+        if isinstance(e, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)):
+            return fail(name, errors.EXIT_DATA, e)
+        if isinstance(e, tf.errors.OpError) and _wrapped_data_error(e):
+            return fail(name, errors.EXIT_DATA, _wrapped_data_error(e))
+        if isinstance(e, ValueError):
+            return fail(name, errors.EXIT_USAGE, e)
+        raise
+    except KeyboardInterrupt:
+        return fail(name, errors.EXIT_INTERRUPTED, "interrupted")

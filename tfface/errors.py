@@ -1,0 +1,46 @@
+"""Exit codes, and the errors that carry them to the one place that reports them.
+
+Every command of ``tfface`` (see :mod:`tfface.cli`) ends through
+``tfface.cli.main``, which prints ``tfface <command>: error: <message>`` (one
+line, no traceback) and exits with the code of the error:
+
+====  ===========================================================
+0     done
+1     a data or file problem (missing path, unusable images, no face)
+2     bad flags or settings
+3     training diverged (a loss became NaN/Inf; the last good checkpoint is kept)
+130   interrupted (Ctrl-C)
+====  ===========================================================
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_DATA = 1
+EXIT_USAGE = 2
+EXIT_DIVERGED = 3
+EXIT_INTERRUPTED = 130
+
+
+class TffaceError(Exception):
+    """Base of the errors a user can act on; ``exit_code`` says how the command ends."""
+
+    exit_code = EXIT_DATA
+
+
+class UsageError(TffaceError, ValueError):
+    """Bad flags, settings or arguments."""
+
+    exit_code = EXIT_USAGE
+
+
+class DataError(TffaceError, ValueError):
+    """Data or files that cannot be used (the message names the file or folder)."""
+
+    exit_code = EXIT_DATA
+
+
+class TrainingDiverged(TffaceError, RuntimeError):
+    """A loss or weight became NaN/Inf; training stopped and the last good checkpoint is kept."""
+
+    exit_code = EXIT_DIVERGED

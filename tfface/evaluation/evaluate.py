@@ -1,0 +1,103 @@
+"""Evaluate a trained run: the numbers the papers could not give, offline.
+
+    tfface evaluate --run_dir runs/residual-Eyeglasses-synthetic-64px
+    tfface evaluate --run_dir RUN --compare runs/no-residual,runs/no-dual    # ablation table
+    tfface evaluate --run_dir RUN --data celeba:/data/celeba                 # other test data
+
+Writes ``<run_dir>/eval/metrics.json`` and ``<run_dir>/eval/report.md`` with
+figures (PNG) next to them; the directory is replaced as a whole.  What is
+measured is the method's (:mod:`tfface.evaluation.residual`,
+:mod:`tfface.evaluation.iterative`); this module supplies what both use:
+the run, its test data, the attribute classifier (trained once per dataset
+and reused, see :mod:`tfface.evaluation.classifier`), dlib identity
+distances, and the record of measures that could not be taken.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfface import files
+from tfface.evaluation import classifier as clf
+from tfface.evaluation import face_measures
+from tfface.evaluation.report import report
+from tfface.methods import load_run
+from tfface.training.run import RunDirectory
+
+
+class EvaluationContext:
+    """One run under evaluation: its model, editor and test data, and the shared measures."""
+
+    def __init__(self, run_dir, data=None, classifier_dir=None, images=256, classifier_steps=1500, say=print):
+        run = load_run(run_dir)
+        self.run_dir, self.say, self.step = run.run_dir, say, run.step
+        self.method, self.model = run.method, run.model
+        self.settings = run.settings.replace(eval_images=images, **({"data": data} if data else {})).validate()
+        self.editor = self.method.editor(self.model, self.settings)
+        self.data = self.method.load_data(self.settings)
+        self.images = images
+        self.classifier_dir, self.classifier_steps = classifier_dir, classifier_steps
+        self.skipped = {}
+        self._classifier = None
+
+    def optional(self, name, fn):
+        """``fn()``, or None with the reason recorded under ``name`` when a measure cannot be taken
+        (no dlib, no classifier label, no face)."""
+        try:
+            return fn()
+        except (RuntimeError, ImportError, FileNotFoundError, ValueError) as e:
+            self.skipped[name] = str(e)
+            return None
+
+    def classifier(self):
+        """(model, info, directory) of the attribute classifier for this data, trained once if missing."""
+        if self._classifier is None:
+            d = self.classifier_dir or clf.default_dir(self.settings.data, self.settings.image_size)
+            if not os.path.isfile(os.path.join(d, "classifier.keras")):
+                self.say(f"training the attribute classifier for {self.settings.data} at {d} (reused next time)")
+                clf.train(self.settings.data, self.settings.image_size, self.classifier_steps, out=d,
+                          attribute=self.settings.attribute, say=self.say)
+            self._classifier = clf.load(d) + (d,)
+        return self._classifier
+
+    def probability_of(self, images, attribute):
+        model, info, _ = self.classifier()
+        if attribute not in info["attribute_names"]:
+            raise ValueError(f"the attribute classifier has no label {attribute!r}")
+        return clf.predict(model, images)[:, info["attribute_names"].index(attribute)]
+
+    def identity(self, a, b):
+        return face_measures.identity_summary(face_measures.identity_distances(a, b))
+
+    def training_metrics(self):
+        """The run's own metrics.json (baselines measured at the end of training), or {}."""
+        run = RunDirectory(self.run_dir)
+        return run.read_metrics() if run.has_metrics() else {}
+
+
+def evaluate(run_dir, data=None, classifier_dir=None, images=256, compare=(), classifier_steps=1500, say=print):
+    """Run every applicable measure; write <run_dir>/eval (replaced as a whole). Returns the metrics."""
+    if images < 1:
+        raise ValueError(f"--images must be >= 1, got {images}")
+    ctx = EvaluationContext(run_dir, data, classifier_dir, images, classifier_steps, say)
+    final = os.path.join(run_dir, "eval")
+    with files.building_directory(final) as tmp:
+        s = ctx.settings
+        result = {"run_dir": ctx.run_dir, "method": s.method, "attribute": s.attribute, "subject": ctx.method.subject(s),
+                  "data": s.data, "step": ctx.step, "image_size": s.image_size}
+        result.update(ctx.method.evaluate(ctx, tmp))
+        if ctx._classifier is not None:
+            _, info, d = ctx._classifier
+            result["classifier"] = {"dir": d, "mean_test_accuracy": info["mean_test_accuracy"],
+                                    "test_accuracy": info["test_accuracy"]}
+        if compare:
+            rows = []
+            for other in [run_dir, *compare]:
+                c = ctx if other == run_dir else EvaluationContext(other, images=images, say=say)
+                rows.append(c.method.ablation_row(c))
+            result["ablation"] = rows
+        result["skipped"] = ctx.skipped
+        files.write_json(os.path.join(tmp, "metrics.json"), result)
+        files.write_text(os.path.join(tmp, "report.md"), report(result, ctx.method.report_sections(result)))
+    say(f"evaluation: {os.path.join(final, 'report.md')}")
+    return result

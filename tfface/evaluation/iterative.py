@@ -1,0 +1,210 @@
+"""Measures of the iterative GAN (paper 2): recognition against a CNN baseline, reconstruction,
+transformation; the final metrics of training and a full evaluation.
+
+``ctx`` is the evaluation context of :mod:`tfface.evaluation.evaluate`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+from keras import ops
+
+from tfface import files
+from tfface.data.pipeline import to_float
+from tfface.evaluation import metrics
+from tfface.evaluation.report import fmt
+from tfface.inference import batched
+from tfface.losses import iterative as L
+from tfface.models import iterative as nets
+from tfface.pictures import grid_image
+from tfface.training import distribution
+from tfface.training.gan import variables_without
+
+# Attributes shown in figures and flipped in the full evaluation, where the data has them.
+FIGURE_ATTRIBUTES = ("Eyeglasses", "Smiling", "Male", "Bangs", "Young")
+
+
+def hamming_loss(probabilities, labels, threshold=0.5):
+    """Share of wrong labels over all (image, label) pairs (the paper's Fig. 4 measure)."""
+    pred = np.asarray(probabilities) >= threshold
+    return float(np.mean(pred != (np.asarray(labels) >= 0.5)))
+
+
+class AttributeClassifier(keras.Model):
+    """The paper's "CNN" baseline (Fig. 4): the same D trunk and C head, trained only on labels."""
+
+    def __init__(self, image_size, n_labels, width=1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.d = nets.discriminator(image_size, width, name="D")
+        self.c = nets.classifier(self.d.outputs[1].shape[-1], 1, n_labels, width, name="C")
+        self.built = True
+
+    def call(self, x, training=False):
+        _, shared, _ = self.d(x, training=training)
+        return ops.sigmoid(self.c(shared, training=training)[1])
+
+    def compile(self, optimizer, **kwargs):
+        super().compile(**kwargs)
+        self.opt = optimizer
+        self.tracker = keras.metrics.Mean(name="label_loss")
+
+    @property
+    def metrics(self):
+        return [self.tracker]
+
+    def train_step(self, data):
+        x, c = data
+        # D's real/fake head and C's z head get no signal from labels alone; leave them out.
+        v = (variables_without(self.d.trainable_variables, self.d.get_layer("source"))
+             + variables_without(self.c.trainable_variables, self.c.get_layer("z")))
+        with tf.GradientTape() as tape:
+            _, shared, _ = self.d(x, training=True)
+            loss = L.label_loss(self.c(shared, training=True)[1], c)
+            mean = distribution.global_mean(loss)
+        self.opt.apply(tape.gradient(mean, v), v)
+        self.tracker.update_state(ops.mean(loss))
+        return {"label_loss": self.tracker.result()}
+
+
+def cnn_baseline_hamming_loss(data, settings, x_test, c_test):
+    """Train the CNN baseline for ``settings.baseline_steps`` on the training split; its Hamming loss on the test images."""
+    keras.utils.set_random_seed(settings.seed + 1)
+    clf = AttributeClassifier(settings.image_size, len(data.attribute_names), settings.width)
+    clf.compile(keras.optimizers.Adam(settings.learning_rate, beta_1=settings.beta_1, beta_2=settings.beta_2))
+    ds = data.train_dataset(settings.batch_size, seed=settings.seed + 1, start_step=0)
+    clf.fit(ds, epochs=1, steps_per_epoch=settings.baseline_steps, verbose=0, shuffle=False)
+    return hamming_loss(batched(lambda x: clf(to_float(x), training=False), x_test), c_test)
+
+
+def training_prevalence(data, n=4096):
+    """Each label's majority value on the training split (the "majority guess" baseline)."""
+    coll = data.train
+    if getattr(coll, "labels", None) is not None:
+        labels = coll.labels
+    else:
+        labels = coll.attributes(np.arange(n if coll.size is None else min(n, coll.size))).astype(np.float32)
+    return (labels.mean(axis=0) >= 0.5).astype(np.float32)
+
+
+def _test_set(data, n):
+    idx = np.arange(min(n, data.test.size))
+    x, c = data.test.load_batch(idx)
+    return idx, x, c
+
+
+def transformation_scores(editor, data, idx, x, c, rebuilt):
+    """Per attribute: flip it, compare with the rendered counterfactual inside the attribute's mask.
+
+    ``accuracy`` is the share of images whose transformed attribute region is
+    closer (L1) to the counterfactual than to the unchanged reconstruction.
+    """
+    scores = {}
+    for k, name in enumerate(data.attribute_names):
+        _, target, mask = data.test.counterfactual(idx, name)
+        moved = editor.transform(x, {name: 1 - c[:, k]})
+        m3 = np.repeat(mask[..., None], 3, axis=-1)
+        err_t = np.array([np.abs(moved[i].astype(float) - target[i])[m3[i]].mean() for i in range(len(x))])
+        err_r = np.array([np.abs(rebuilt[i].astype(float) - target[i])[m3[i]].mean() for i in range(len(x))])
+        scores[name] = {
+            "accuracy": float(np.mean(err_t < err_r)),
+            "psnr_in_mask": metrics.mean_finite(metrics.psnr(moved, target, mask)),
+            "rebuild_psnr_in_mask": metrics.mean_finite(metrics.psnr(rebuilt, target, mask)),
+        }
+    scores["mean_accuracy"] = float(np.mean([v["accuracy"] for v in scores.values()]))
+    return scores
+
+
+def final_metrics(editor, data, settings):
+    """metrics.json at the end of training: recognition (vs majority and CNN baselines), reconstruction,
+    transformation against counterfactuals (synthetic data)."""
+    idx, x, c = _test_set(data, settings.eval_images)
+    probs = editor.recognize(x)
+    prevalence = training_prevalence(data)
+    out = {"method": settings.method, "data": settings.data, "attribute_names": list(data.attribute_names),
+           "test_images": int(len(x))}
+    out["recognition"] = {
+        "hamming_loss": hamming_loss(probs, c),
+        "majority_baseline_hamming_loss": hamming_loss(np.broadcast_to(prevalence, c.shape), c),
+        "per_attribute_accuracy": {n: float(np.mean((probs[:, k] >= 0.5) == (c[:, k] >= 0.5)))
+                                   for k, n in enumerate(data.attribute_names)},
+    }
+    rebuilt = editor.reconstruct(x)
+    out["reconstruction"] = {"psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
+                             "l1": float(np.abs(rebuilt.astype(np.float64) - x).mean() / 127.5)}
+    if settings.baseline_steps:
+        out["recognition"]["cnn_baseline_hamming_loss"] = cnn_baseline_hamming_loss(data, settings, x, c)
+    if data.has_ground_truth:
+        out["transformation"] = transformation_scores(editor, data, idx, x, c, rebuilt)
+    return out
+
+
+def summary_lines(m):
+    r = m["recognition"]
+    line = f"recognition: hamming loss {r['hamming_loss']:.4f} (majority baseline {r['majority_baseline_hamming_loss']:.4f}"
+    if "cnn_baseline_hamming_loss" in r:
+        line += f", CNN baseline {r['cnn_baseline_hamming_loss']:.4f}"
+    yield line + ")"
+    yield f"reconstruction: PSNR {m['reconstruction']['psnr']:.2f} dB, L1 {m['reconstruction']['l1']:.4f}"
+    if "transformation" in m:
+        yield f"transformation: mean accuracy vs counterfactual {m['transformation']['mean_accuracy']:.3f}"
+
+
+# -- full evaluation ------------------------------------------------------------------------
+def evaluate(ctx, figures_dir):
+    ed, names_all = ctx.editor, ctx.data.attribute_names
+    idx, x, c = _test_set(ctx.data, ctx.images)
+    out = {"recognition": {"hamming_loss": hamming_loss(ed.recognize(x), c)}}
+    trained = ctx.training_metrics().get("recognition", {})
+    for k in ("cnn_baseline_hamming_loss", "majority_baseline_hamming_loss"):
+        if k in trained:
+            out["recognition"][k] = trained[k]
+    rebuilt = ed.reconstruct(x)
+    out["reconstruction"] = {"psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
+                             "ssim": metrics.mean_finite(metrics.ssim(rebuilt, x))}
+    out["reconstruction"]["identity"] = ctx.optional("identity_reconstruction", lambda: ctx.identity(x, rebuilt))
+    names = [n for n in FIGURE_ATTRIBUTES if n in names_all][:3]
+    out["transformation"] = {}
+    rows = [list(x[:6]), list(rebuilt[:6])]
+    for name in names:
+        k = names_all.index(name)
+        moved = ed.transform(x, {name: 1 - c[:, k]})
+        rows.append(list(moved[:6]))
+        entry = {"identity": ctx.optional(f"identity_{name}", lambda m=moved: ctx.identity(x, m))}
+
+        def flip(m=moved, k=k, name=name):
+            p = ctx.probability_of(m, name)
+            return float(np.mean((p >= 0.5) == (c[:, k] < 0.5)))
+
+        entry["classifier_flip_rate"] = ctx.optional(f"classifier_{name}", flip)
+        if ctx.data.has_ground_truth:
+            _, target, mask = ctx.data.test.counterfactual(idx, name)
+            entry["ground_truth"] = metrics.ground_truth_scores(rebuilt, moved, target, mask)
+        out["transformation"][name] = entry
+    files.save_image(grid_image([list(r) for r in zip(*rows)]), os.path.join(figures_dir, "transform_grid.png"))
+    out["figures"] = {"transform_grid": "transform_grid.png"}
+    out["figure_columns"] = ["input", "rebuilt"] + [f"flip {n}" for n in names]
+    return out
+
+
+def report_sections(r):
+    rec = r["recognition"]
+    lines = ["## Recognition", "", "| | Hamming loss |", "|---|---|", f"| classifier C | {fmt(rec['hamming_loss'], 4)} |"]
+    for k, label in (("cnn_baseline_hamming_loss", "CNN baseline (same D trunk, labels only)"),
+                     ("majority_baseline_hamming_loss", "majority value per label")):
+        if k in rec:
+            lines.append(f"| {label} | {fmt(rec[k], 4)} |")
+    rc = r["reconstruction"]
+    lines += ["", "## Reconstruction", "", f"PSNR {fmt(rc['psnr'])} dB, SSIM {fmt(rc['ssim'], 3)}"
+              + (f", identity median distance {fmt(rc['identity']['median_distance'], 3)}" if rc.get("identity") else ""), "",
+              "## Transformation", "", "| attribute | classifier flip rate | identity median distance | PSNR in mask vs truth |",
+              "|---|---|---|---|"]
+    for name, t in r["transformation"].items():
+        gt = t.get("ground_truth", {}).get("model", {})
+        lines.append(f"| {name} | {fmt(t.get('classifier_flip_rate'), 3)} | "
+                     f"{fmt((t.get('identity') or {}).get('median_distance'), 3)} | {fmt(gt.get('psnr_in_mask'))} |")
+    lines += ["", f"Columns: {' | '.join(r['figure_columns'])}", "", f"![transformations]({r['figures']['transform_grid']})", ""]
+    return lines

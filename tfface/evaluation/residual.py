@@ -1,0 +1,236 @@
+"""Measures of the residual editors (paper 1): the final metrics of training and a full evaluation.
+
+Full evaluation (:func:`evaluate`), where each applies:
+
+1. synthetic ground truth: PSNR/SSIM against the counterfactual, PSNR outside
+   the attribute mask, share of the residual's energy inside the mask;
+2. the attribute-classifier flip rate;
+3. identity preservation (dlib 128-D embedding distance, input vs output);
+4. the residual paper's landmark experiment (Table 2) for Eyeglasses;
+5. figures: input | residual | output grids, residual heat maps, saliency maps.
+
+``ctx`` is the evaluation context of :mod:`tfface.evaluation.evaluate`.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+from PIL import Image
+from tf_keras_vis.saliency import Saliency
+from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
+
+from tfface import files
+from tfface.data import synthetic
+from tfface.data.celeba import CelebA
+from tfface.data.collections import SyntheticCollection
+from tfface.evaluation import face_measures, metrics
+from tfface.evaluation.report import fmt
+from tfface.inference import DIRECTIONS
+from tfface.pictures import grid_image, heat, residual_picture
+
+
+def edited_test_sets(editor, data, n):
+    """{direction: (indices, inputs, edits)} for the first ``n`` test images of each domain
+    (domain 0 lacks the attribute and is edited by "add", domain 1 by "remove")."""
+    sets = {}
+    for domain, direction in enumerate(DIRECTIONS):
+        x = data.first_images("test", n, domain)
+        sets[direction] = (np.arange(len(x)), x, editor.edit(direction, x))
+    return sets
+
+
+def final_metrics(editor, data, settings):
+    """metrics.json at the end of training: ground-truth scores on synthetic data, residual size otherwise."""
+    out = {"method": settings.method, "attribute": settings.attribute, "data": settings.data}
+    for domain, (direction, (idx, x, y)) in enumerate(edited_test_sets(editor, data, settings.eval_images).items()):
+        entry = {"images": int(len(x)), "mean_abs_residual": float(np.abs(y.astype(np.float64) - x).mean() / 127.5)}
+        if data.has_ground_truth:
+            _, target, mask = data.test[domain].counterfactual(idx, settings.attribute)
+            entry.update(metrics.edit_scores(x, y, target, mask))
+        out[direction] = entry
+    return out
+
+
+def summary_lines(m):
+    for direction in DIRECTIONS:
+        e = m[direction]
+        if "model" in e:
+            yield (f"{direction} {m['attribute']}: PSNR vs ground truth {e['model']['psnr']:.2f} dB "
+                   f"(do-nothing {e['do_nothing']['psnr']:.2f}), inside the attribute region "
+                   f"{e['model']['psnr_in_mask']:.2f} (do-nothing {e['do_nothing']['psnr_in_mask']:.2f}), "
+                   f"outside {e['model']['psnr_outside_mask']:.2f}")
+        else:
+            yield f"{direction} {m['attribute']}: mean |residual| {e['mean_abs_residual']:.4f} on {e['images']} test images"
+
+
+# -- full evaluation ------------------------------------------------------------------------
+def evaluate(ctx, figures_dir):
+    attribute = ctx.settings.attribute
+    sets = edited_test_sets(ctx.editor, ctx.data, ctx.images)
+    out = {}
+    for domain, (direction, (idx, x, y)) in enumerate(sets.items()):
+        entry = {"images": int(len(x))}
+        if ctx.data.has_ground_truth:
+            _, target, mask = ctx.data.test[domain].counterfactual(idx, attribute)
+            entry["ground_truth"] = metrics.ground_truth_scores(x, y, target, mask)
+
+        def flip(x=x, y=y, direction=direction):
+            p_in, p_out = ctx.probability_of(x, attribute), ctx.probability_of(y, attribute)
+            hit = (lambda p: p >= 0.5) if direction == "add" else (lambda p: p < 0.5)
+            return {"flip_rate": float(np.mean(hit(p_out))), "input_already_target": float(np.mean(hit(p_in)))}
+
+        entry["classifier"] = ctx.optional(f"classifier_{direction}", flip)
+        entry["identity"] = ctx.optional(f"identity_{direction}", lambda x=x, y=y: ctx.identity(x, y))
+        out[direction] = entry
+    if attribute == "Eyeglasses":
+        out["landmarks"] = ctx.optional("landmarks", lambda: landmark_experiment(ctx, sets))
+    out["figures"] = figures(ctx, sets, figures_dir)
+    return out
+
+
+def _true_landmarks(ctx, i0, i1):
+    """Ground-truth five points of the test images of both domains, and where they come from."""
+    c0, c1 = ctx.data.test
+    size = ctx.settings.image_size
+    if isinstance(c0, SyntheticCollection):
+        return (synthetic.landmarks(c0.seeds(i0), c0.attributes(i0), size),
+                synthetic.landmarks(c1.seeds(i1), c1.attributes(i1), size)), "exact synthetic landmarks"
+    spec = ctx.settings.data_spec
+    if spec.kind != "celeba":
+        return None, None
+    celeba = CelebA.load(spec.paths[0])
+    t0 = celeba.aligned_landmarks([c0.paths[i] for i in i0], size)
+    if t0 is None:
+        return None, None
+    return (t0, celeba.aligned_landmarks([c1.paths[i] for i in i1], size)), "CelebA list_landmarks_align_celeba.txt"
+
+
+def landmark_experiment(ctx, sets):
+    """Paper 1, Table 2: landmark error on D0 (no glasses), D1 (glasses), D1m (D1 after removal)."""
+    (i0, d0, _), (i1, d1, d1m) = sets["add"], sets["remove"]
+    truth, source = _true_landmarks(ctx, i0, i1)
+    lm = {name: face_measures.landmarks68(imgs)[0] for name, imgs in (("D0", d0), ("D1", d1), ("D1m", d1m))}
+    if truth is None:
+        # No ground truth: how far the detector's eyes move when glasses are removed.
+        p1, pm = face_measures.five_points(lm["D1"]), face_measures.five_points(lm["D1m"])
+        eye, rest = face_measures.normalized_errors(pm, p1)
+        return {"ground_truth": "none (list_landmarks_align_celeba.txt not found): D1m vs D1 detections",
+                "D1_to_D1m": {"eye": float(eye.mean()), "rest": float(rest.mean())}}
+    table = {"ground_truth": source}
+    for name, t in (("D0", truth[0]), ("D1", truth[1]), ("D1m", truth[1])):
+        eye, rest = face_measures.normalized_errors(face_measures.five_points(lm[name]), t)
+        table[name] = {"eye": float(eye.mean()), "rest": float(rest.mean()), "images": int(len(eye))}
+    return table
+
+
+def _save(img, figures_dir, name):
+    files.save_image(img, os.path.join(figures_dir, name))
+    return name
+
+
+def figures(ctx, sets, figures_dir):
+    figs = {}
+    for direction, (_, x, y) in sets.items():
+        n = min(8, len(x))
+        rows = [[x[i], residual_picture(x[i], y[i]), y[i], heat(np.abs(y[i].astype(float) - x[i]).sum(-1))] for i in range(n)]
+        figs[f"{direction}_grid"] = _save(grid_image(rows), figures_dir, f"{direction}_grid.png")
+        mean_heat = np.abs(y.astype(float) - x).sum(-1).mean(0)
+        figs[f"{direction}_mean_residual"] = _save(
+            np.asarray(Image.fromarray(heat(mean_heat)).resize((256, 256), Image.NEAREST)), figures_dir,
+            f"{direction}_mean_residual.png")
+        sal = ctx.optional(f"saliency_{direction}", lambda x=x, y=y: saliency(ctx, x[:n], y[:n]))
+        if sal is not None:
+            figs[f"{direction}_saliency"] = _save(sal, figures_dir, f"{direction}_saliency.png")
+    return figs
+
+
+def saliency(ctx, x, y):
+    """tf-keras-vis saliency of the classifier's score for the attribute, on inputs and on outputs."""
+    model, info, _ = ctx.classifier()
+    k = info["attribute_names"].index(ctx.settings.attribute)
+    # Score the logit, not the sigmoid: a confident sigmoid has no gradient.
+    sal = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
+    maps = [sal(lambda o: o[:, k], np.asarray(imgs, np.float32), smooth_samples=16, smooth_noise=0.1) for imgs in (x, y)]
+    rows = [[x[i], heat(maps[0][i]), y[i], heat(maps[1][i])] for i in range(len(x))]
+    return grid_image(rows)
+
+
+def ablation_row(ctx):
+    """One row of the ablation table (e.g. full / --no_residual / --no_dual): ground-truth scores."""
+    if not ctx.data.has_ground_truth:
+        raise ValueError(f"{ctx.run_dir}: the ablation table needs runs on synthetic data (ground truth)")
+    row = {"run": ctx.run_dir, "residual": ctx.settings.residual, "dual": ctx.settings.dual}
+    for domain, (direction, (idx, x, y)) in enumerate(edited_test_sets(ctx.editor, ctx.data, ctx.images).items()):
+        _, target, mask = ctx.data.test[domain].counterfactual(idx, ctx.settings.attribute)
+        row[direction] = metrics.ground_truth_scores(x, y, target, mask)["model"]
+    return row
+
+
+# -- report ---------------------------------------------------------------------------------
+def _ground_truth_table(rows):
+    out = ["| direction | | PSNR vs truth (dB) | SSIM | PSNR in mask | PSNR outside mask | residual energy in mask |",
+           "|---|---|---|---|---|---|---|"]
+    for direction, gt in rows:
+        for who, label in (("model", "model"), ("do_nothing", "do nothing")):
+            m = gt[who]
+            out.append(f"| {direction if who == 'model' else ''} | {label} | {fmt(m['psnr'])} | {fmt(m['ssim'], 3)} | "
+                       f"{fmt(m['psnr_in_mask'])} | {fmt(m['psnr_outside_mask'])} | {fmt(m.get('residual_energy_in_mask'), 3)} |")
+    return out
+
+
+def report_sections(r):
+    """The report's sections for a residual evaluation result (markdown lines)."""
+    lines = []
+    if any("ground_truth" in r[d] for d in DIRECTIONS):
+        lines += ["## Synthetic ground truth", "",
+                  "Edits against the rendered counterfactual (same face, attribute flipped). "
+                  "PSNR is capped at 100 dB (identical).", ""]
+        lines += _ground_truth_table([(d, r[d]["ground_truth"]) for d in DIRECTIONS if "ground_truth" in r[d]])
+        lines.append("")
+    if any(r[d].get("classifier") for d in DIRECTIONS):
+        c = r.get("classifier", {})
+        lines += ["## Attribute classifier flip rate", "",
+                  f"Share of edited test images the separate classifier (`{c.get('dir')}`, "
+                  f"mean test accuracy {fmt(c.get('mean_test_accuracy'), 3)}) gives the target value.", "",
+                  "| direction | flip rate | inputs already at target |", "|---|---|---|"]
+        lines += [f"| {d} | {fmt(r[d]['classifier']['flip_rate'], 3)} | {fmt(r[d]['classifier']['input_already_target'], 3)} |"
+                  for d in DIRECTIONS if r[d].get("classifier")]
+        lines.append("")
+    if any(r[d].get("identity") for d in DIRECTIONS):
+        lines += ["## Identity preservation", "", "dlib 128-D embeddings, input vs output (same person below 0.6).", "",
+                  "| direction | median distance | share < 0.6 |", "|---|---|---|"]
+        lines += [f"| {d} | {fmt(r[d]['identity']['median_distance'], 3)} | {fmt(r[d]['identity']['share_same_person'], 3)} |"
+                  for d in DIRECTIONS if r[d].get("identity")]
+        lines.append("")
+    lm = r.get("landmarks")
+    if lm:
+        lines += ["## Landmark detection with glasses removal (paper 1, Table 2)", "",
+                  f"dlib 68-point ERT landmarks; mean distance / inter-ocular distance. Ground truth: {lm['ground_truth']}.", ""]
+        if "D0" in lm:
+            lines += ["| landmarks | D0 (no glasses) | D1 (glasses) | D1m (glasses removed) |", "|---|---|---|---|",
+                      f"| eyes | {fmt(lm['D0']['eye'], 4)} | {fmt(lm['D1']['eye'], 4)} | {fmt(lm['D1m']['eye'], 4)} |",
+                      f"| nose, mouth corners | {fmt(lm['D0']['rest'], 4)} | {fmt(lm['D1']['rest'], 4)} | {fmt(lm['D1m']['rest'], 4)} |",
+                      "", "Paper (CelebA 128 px): eyes 0.02341 / 0.03570 / 0.03048, rest 0.04424 / 0.04605 / 0.04608.", ""]
+        else:
+            lines += [f"D1 → D1m detection change: eyes {fmt(lm['D1_to_D1m']['eye'], 4)}, rest {fmt(lm['D1_to_D1m']['rest'], 4)}", ""]
+    figs = r.get("figures", {})
+    if figs:
+        lines += ["## Figures", ""]
+        for d in DIRECTIONS:
+            if f"{d}_grid" in figs:
+                lines += [f"**{d}**: input | residual | output | residual magnitude", "", f"![{d}]({figs[d + '_grid']})", ""]
+            if f"{d}_mean_residual" in figs:
+                lines += [f"Mean residual magnitude over the test set ({d}):", "", f"![{d} heat]({figs[d + '_mean_residual']})", ""]
+            if f"{d}_saliency" in figs:
+                lines += [f"Classifier saliency (tf-keras-vis) for the attribute: input | saliency | output | saliency ({d}):", "",
+                          f"![{d} saliency]({figs[d + '_saliency']})", ""]
+    if r.get("ablation"):
+        lines += ["## Ablation", "", "| run | residual | dual | add PSNR in mask | add outside | remove PSNR in mask | remove outside |",
+                  "|---|---|---|---|---|---|---|"]
+        lines += [f"| `{a['run']}` | {a['residual']} | {a['dual']} | {fmt(a['add']['psnr_in_mask'])} | "
+                  f"{fmt(a['add']['psnr_outside_mask'])} | {fmt(a['remove']['psnr_in_mask'])} | {fmt(a['remove']['psnr_outside_mask'])} |"
+                  for a in r["ablation"]]
+        lines.append("")
+    return lines

@@ -1,0 +1,62 @@
+"""dlib's face models (the ``faces`` extra: prebuilt wheels, models bundled, nothing downloaded).
+
+:func:`dlib_models` is the one loader: the HOG face detector, the 5- and
+68-point landmark predictors and the 128-D identity embedding, loaded once
+per process.  Photo editing (:mod:`tfface.photo`) and the face measures of
+evaluation (:mod:`tfface.evaluation.face_measures`) use it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from PIL import Image
+
+try:  # optional: the "faces" extra
+    import dlib
+    import face_recognition_models
+except ImportError:  # pragma: no cover - depends on the installation
+    dlib = face_recognition_models = None
+
+# dlib's HOG detector scores confident faces above ~0.5; weaker hits are often
+# badges, patterns or profile fragments.
+MIN_FACE_SCORE = 0.3
+
+
+@functools.lru_cache(maxsize=1)
+def dlib_models():
+    """{"dlib", "detector", "five", "sixty_eight", "embedder"}; RuntimeError without the faces extra."""
+    if dlib is None:
+        raise RuntimeError('face detection, landmarks and identity need dlib: pip install -e ".[faces]"')
+    frm = face_recognition_models
+    return {
+        "dlib": dlib,
+        "detector": dlib.get_frontal_face_detector(),
+        "five": dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
+        "sixty_eight": dlib.shape_predictor(frm.pose_predictor_model_location()),
+        "embedder": dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
+    }
+
+
+def detect_faces(photo, min_score=MIN_FACE_SCORE):
+    """Faces in an RGB uint8 photo, most confident first (dlib detector score):
+    [(box (left, top, right, bottom), left eye (x, y), right eye (x, y))]."""
+    d = dlib_models()
+    h, w = photo.shape[:2]
+    # Detect on a copy at most ~1000 px wide (HOG is slow on large photos), upsampling small ones.
+    scale = min(1.0, 1000.0 / max(h, w))
+    small = np.asarray(Image.fromarray(photo).resize((max(1, int(w * scale)), max(1, int(h * scale))))) if scale < 1 else photo
+    rects, scores, _ = d["detector"].run(small, 1 if max(small.shape[:2]) < 800 else 0, 0.0)
+    faces = []
+    for r, score in sorted(zip(rects, scores), key=lambda rs: -rs[1]):
+        if score < min_score:
+            continue
+        shape = d["five"](small, r)
+        p = np.array([[shape.part(i).x, shape.part(i).y] for i in range(5)], np.float64) / scale
+        # 5-point model: 0,1 = one eye's corners, 2,3 = the other's, 4 = nose.
+        a, b = p[0:2].mean(axis=0), p[2:4].mean(axis=0)
+        left, right = (a, b) if a[0] < b[0] else (b, a)
+        box = (r.left() / scale, r.top() / scale, r.right() / scale, r.bottom() / scale)
+        faces.append((box, left, right))
+    return faces

@@ -1,0 +1,106 @@
+"""Atomic writes: a reader (or a crash) sees the old file or the new one, never half of one.
+
+Every file and directory tfface writes for a user goes through here:
+settings, metrics, sample grids, edited photos, evaluation reports, exported
+models and classifiers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+
+import numpy as np
+from PIL import Image
+
+IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
+                 ".tiff": "TIFF"}
+
+
+def _temporary_sibling(path):
+    directory, name = os.path.split(os.path.abspath(path))
+    return os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+
+
+@contextlib.contextmanager
+def replacing(path):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
+    tmp = _temporary_sibling(path)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if os.path.lexists(tmp):
+            os.remove(tmp)
+
+
+def write_bytes(path, data: bytes):
+    with replacing(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def write_text(path, text: str):
+    write_bytes(path, text.encode("utf-8"))
+
+
+def _json_default(o):
+    if isinstance(o, (np.floating, np.integer)):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serializable: {type(o)}")
+
+
+def write_json(path, obj):
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def image_format(path):
+    """Pillow's format name for an output file's extension; ValueError for others."""
+    ext = os.path.splitext(str(path))[1].lower()
+    if ext not in IMAGE_FORMATS:
+        raise ValueError(f"unsupported output format {ext or '(none)'!r} for {path}; use .jpg, .png, .webp, .bmp or .tiff")
+    return IMAGE_FORMATS[ext]
+
+
+def save_image(img, path):
+    """Write a uint8 RGB array in the format of the path's extension (JPEG at quality 95)."""
+    fmt = image_format(path)
+    with replacing(path) as tmp:
+        Image.fromarray(np.asarray(img, np.uint8)).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+
+
+@contextlib.contextmanager
+def building_directory(final, overwrite=True):
+    """Yield a fresh temporary directory beside ``final``; on success it becomes ``final``.
+
+    An existing ``final`` is replaced only when ``overwrite`` (checked before
+    and after the work); on any error (Ctrl-C included) the temporary
+    directory is removed and ``final`` is untouched.
+    """
+    final = os.path.abspath(final)
+    if os.path.exists(final) and not overwrite:
+        raise FileExistsError(f"{final} already exists")
+    parent = os.path.dirname(final)
+    os.makedirs(parent, exist_ok=True)
+    tmp = _temporary_sibling(final)
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    try:
+        yield tmp
+        old = None
+        if os.path.exists(final):
+            if not overwrite:
+                raise FileExistsError(f"{final} already exists")
+            old = f"{tmp}.old"
+            os.rename(final, old)
+        os.rename(tmp, final)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)

@@ -1,0 +1,134 @@
+"""The method contract: what one paper's method supplies to training, export and evaluation.
+
+The shared machinery never asks which method it runs; it calls these hooks:
+
+========================  =============================================================
+training (tfface.training.loop)
+``resolve(settings)``     fill in the method's defaults (e.g. alpha by attribute)
+``load_data(settings)``   the data source's train/test split for this method
+``build_model(...)``      the compiled Keras model with its two optimizers built
+``checkpoint_objects``    what a checkpoint holds (model, both optimizers)
+``set_learning_rate``     apply ``--learning_rate`` after restoring (may change on resume)
+``phases(settings)``      ``[(end_step, name)]``: one fit() per phase
+``enter_phase``           switch the model to a phase (e.g. the iterative GAN's stages)
+``dataset(...)``          the endless training tf.data stream, starting at a step
+``sample_grid``           the picture saved every ``--sample_every`` steps
+``final_metrics``         metrics.json at the end of training; ``summarize``: its lines
+using a trained model
+``editor(model, s)``      the inference object (:mod:`tfface.inference`)
+``attribute_names(s)``    the labels the model knows, without loading data
+export (tfface.export.exporter)
+``export_archive``        the SavedModel's signatures (``keras.export.ExportArchive``)
+``export_metadata``       what assets.extra/tfface.json adds for this method
+``tflite_outputs``        {tensor signature: (checked output, is it an image)}
+``tflite_feeds``          inputs of each tensor signature for float images in [0, 1]
+evaluation (tfface.evaluation.evaluate)
+``evaluate(ctx, dir)``    the measures of ``tfface evaluate``; ``report_sections``: markdown
+``ablation_row(ctx)``     one row of the ``--compare`` table
+========================  =============================================================
+
+:class:`Method` implements what both methods share: an Adam optimizer
+pair (wrapped for float16 loss scaling), the checkpoint objects, the
+learning-rate setting, a single phase, and the default run directory name.
+"""
+
+from __future__ import annotations
+
+import os
+
+from tfface.settings import Settings
+from tfface.training import distribution
+
+
+class Method:
+    name = ""
+    log_keys: tuple = ()
+    model_class = None  # a tfface.training.gan.GANModel subclass
+    tflite_outputs: dict = {}
+
+    # -- settings -----------------------------------------------------------------------------
+    def resolve(self, settings: Settings) -> Settings:
+        return settings
+
+    def attribute_names(self, settings: Settings) -> tuple:
+        raise NotImplementedError
+
+    def subject(self, settings: Settings) -> str:
+        """What the model edits, for names and titles (an attribute, or "all")."""
+        raise NotImplementedError
+
+    def default_run_dir(self, settings: Settings) -> str:
+        return os.path.join("runs", f"{self.name}-{self.subject(settings)}-{settings.data_spec.kind}-{settings.image_size}px")
+
+    # -- data and model -----------------------------------------------------------------------
+    def load_data(self, settings: Settings):
+        raise NotImplementedError
+
+    def model_arguments(self, settings: Settings) -> dict:
+        """Constructor arguments of ``model_class`` beyond the settings of the same names."""
+        return {}
+
+    def loss_arguments(self, settings: Settings) -> dict:
+        """``compile`` arguments of ``model_class`` (loss weights and the like)."""
+        return {}
+
+    def make_optimizers(self, settings: Settings):
+        """(generator optimizer, discriminator optimizer): Adam as in both papers."""
+        return tuple(distribution.make_optimizer(settings.learning_rate, settings.beta_1, settings.beta_2,
+                                                 settings.mixed_precision, name) for name in ("g_optimizer", "d_optimizer"))
+
+    def build_model(self, settings: Settings, sync_batchnorm=False):
+        model = self.model_class(**settings.pick(self.model_class.settings_keys), **self.model_arguments(settings),
+                                 sync_batchnorm=sync_batchnorm)
+        model.compile(*self.make_optimizers(settings), jit_compile=settings.jit_compile, **self.loss_arguments(settings))
+        model.build_optimizers()
+        return model
+
+    def checkpoint_objects(self, model):
+        return {"model": model, "g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
+
+    def set_learning_rate(self, model, learning_rate):
+        for opt in (model.g_optimizer, model.d_optimizer):
+            getattr(opt, "inner_optimizer", opt).learning_rate.assign(learning_rate)
+
+    def phases(self, settings: Settings):
+        return [(settings.steps, "")]
+
+    def enter_phase(self, model, phase):
+        pass
+
+    def dataset(self, data, settings: Settings, start_step):
+        raise NotImplementedError
+
+    # -- results ------------------------------------------------------------------------------
+    def editor(self, model, settings: Settings):
+        raise NotImplementedError
+
+    def sample_grid(self, model, data):
+        raise NotImplementedError
+
+    def final_metrics(self, model, data, settings: Settings) -> dict:
+        raise NotImplementedError
+
+    def summarize(self, metrics: dict):
+        raise NotImplementedError
+
+    # -- export ------------------------------------------------------------------------------
+    def export_archive(self, model, settings: Settings):
+        raise NotImplementedError
+
+    def export_metadata(self, settings: Settings) -> dict:
+        return {}
+
+    def tflite_feeds(self, images01, settings: Settings) -> dict:
+        raise NotImplementedError
+
+    # -- evaluation --------------------------------------------------------------------------
+    def evaluate(self, ctx, figures_dir) -> dict:
+        raise NotImplementedError
+
+    def report_sections(self, result: dict) -> list:
+        raise NotImplementedError
+
+    def ablation_row(self, ctx) -> dict:
+        raise ValueError(f"{ctx.run_dir}: {self.name} runs have no ablation table (--compare)")

@@ -1,0 +1,182 @@
+"""Training settings, each declared once: name, type, default, help and choices.
+
+The command line (:mod:`tfface.cli`) generates ``tfface train``'s flags from
+these declarations, the models take keyword arguments with these defaults,
+and every run saves its settings as ``settings.json``, from which resume,
+export and evaluation rebuild the model.  This module needs no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import typing
+from dataclasses import dataclass, field
+
+from tfface.data.spec import DataSpec, parse_data_flag
+from tfface.errors import UsageError
+
+METHODS = ("residual", "iterative")
+STRATEGIES = ("default", "mirrored")
+PRECISIONS = ("float32", "bfloat16", "float16")
+D_NORMS = ("spectral", "batch")
+RESIDUAL_INITS = ("zero", "normal")
+SPLITS = ("official", "random")
+
+GROUPS = {
+    "run": "what to train and on which data",
+    "model": "model size",
+    "optimisation": "optimisation",
+    "runtime": "devices, precision, determinism",
+    "progress": "logging, checkpoints, samples, final metrics",
+    "residual": "residual method (paper 1)",
+    "iterative": "iterative method (paper 2)",
+}
+
+
+class SettingsError(UsageError):
+    """An invalid or incompatible setting; the message is one line for the user."""
+
+
+def setting(default, help, group, choices=None, minimum=None, defines_model=False):
+    """Declare one setting.
+
+    ``choices``: the valid values; ``minimum``: the smallest valid number;
+    ``defines_model``: part of what is being trained, so a run directory
+    refuses to resume with a different value (steps or intervals may change).
+    """
+    return field(default=default, metadata={"help": help, "group": group, "choices": choices, "minimum": minimum,
+                                            "defines_model": defines_model})
+
+
+@dataclass
+class Settings:
+    method: str = setting("residual", "residual (paper 1) or iterative (paper 2)", "run", METHODS, defines_model=True)
+    attribute: str = setting("Eyeglasses", "attribute to edit (residual method): a synthetic or CelebA attribute name, "
+                             "or any name with --data=folders", "run", defines_model=True)
+    data: str = setting("synthetic", "synthetic | celeba:/path/to/celeba | folders:/path/A,/path/B "
+                        "(A lacks the attribute, B has it)", "run", defines_model=True)
+    image_size: int = setting(64, "image size in pixels, a multiple of 16 (the papers use 128)", "model", defines_model=True)
+    width: float = setting(0.25, "channel-width multiplier (1.0 = the papers' networks)", "model", defines_model=True)
+    batch_size: int = setting(16, "global batch size (image pairs for the residual method)", "optimisation", minimum=1,
+                              defines_model=True)
+    steps: int = setting(900, "total training steps (a resumed run continues to this step)", "optimisation", minimum=1)
+    seed: int = setting(0, "seed for initialisation and data order", "run", defines_model=True)
+    learning_rate: float = setting(2e-4, "Adam learning rate (both papers: 2e-4)", "optimisation")
+    beta_1: float = setting(0.5, "Adam beta_1", "optimisation")
+    beta_2: float = setting(0.999, "Adam beta_2", "optimisation")
+    deterministic: bool = setting(False, "deterministic ops: a resumed run ends bitwise equal to an uninterrupted one",
+                                  "runtime")
+    strategy: str = setting("default", "distribution strategy (mirrored: all GPUs, or --replicas logical CPUs)",
+                            "runtime", STRATEGIES)
+    replicas: int = setting(2, "logical CPU devices for --strategy=mirrored on a machine without GPUs", "runtime",
+                            minimum=1)
+    mixed_precision: str = setting("float32", "compute precision (float16 uses dynamic loss scaling)", "runtime",
+                                   PRECISIONS)
+    jit_compile: bool = setting(False, "XLA-compile the train step (slower on CPU; try it on GPU)", "runtime")
+    strict_data: bool = setting(False, "stop at the first bad image file instead of skipping it", "run")
+    synthetic_train_size: int = setting(4096, "synthetic training identities (per domain for the residual method), "
+                                        "rendered once and cached; 0 = a new identity for every image", "run",
+                                        minimum=0, defines_model=True)
+    log_every: int = setting(50, "steps between progress lines and TensorBoard scalars", "progress", minimum=1)
+    checkpoint_every: int = setting(100, "steps between checkpoints", "progress", minimum=1)
+    sample_every: int = setting(300, "steps between sample grids", "progress", minimum=1)
+    eval_images: int = setting(256, "test images per domain for the final metrics", "progress", minimum=1)
+    # Residual method (paper 1). Two stabilisers replace Table 1 / §5 by default (README, "Deviations").
+    alpha: typing.Optional[float] = setting(None, "residual sparsity weight (default: 5e-4 for local attributes, "
+                                            "1e-6 for global ones)", "residual", minimum=0)
+    beta: typing.Optional[float] = setting(None, "perceptual loss weight (default: 0.1 * alpha)", "residual", minimum=0)
+    residual: bool = setting(True, "generators output a residual image; --no_residual is the §6.2 ablation "
+                             "(they output the whole image)", "residual", defines_model=True)
+    dual: bool = setting(True, "dual learning G1(G0(x0)), G0(G1(x1)); --no_dual is the §6.2 ablation", "residual",
+                         defines_model=True)
+    d_norm: str = setting("spectral", "discriminator normalisation: spectral, or batch (Table 1 exactly)", "residual",
+                          D_NORMS, defines_model=True)
+    residual_init: str = setting("zero", "generators' last layer: zero = start as the identity; normal = N(0, 0.02) "
+                                 "like every layer (§5 exactly)", "residual", RESIDUAL_INITS, defines_model=True)
+    # Iterative method (paper 2)
+    z_dim: int = setting(100, "latent code size (paper: 100)", "iterative", minimum=1, defines_model=True)
+    stage1_steps: typing.Optional[int] = setting(None, "steps of stage 1 (ACGAN only) before the integrated loss "
+                                                 "joins (default: half of --steps)", "iterative", minimum=0)
+    lambda_per: float = setting(2.0, "integrated loss: perceptual weight (paper: 2.0)", "iterative", minimum=0)
+    lambda_pix: float = setting(0.5, "integrated loss: per-pixel weight (paper: 0.5)", "iterative", minimum=0)
+    lambda_z: float = setting(1.0, "integrated loss: latent-code weight (paper: 1.0)", "iterative", minimum=0)
+    update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
+                                  "multiple of the other's", "iterative", minimum=1)
+    max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",
+                               minimum=1)
+    split: str = setting("official", "CelebA split for the iterative method", "iterative", SPLITS)
+    baseline_steps: typing.Optional[int] = setting(None, "steps of the CNN baseline classifier for the final metrics "
+                                                   "(default: --steps; 0 skips it)", "iterative", minimum=0)
+
+    @functools.cached_property
+    def data_spec(self) -> DataSpec:
+        """``data`` parsed (once); SettingsError if it is not a valid ``--data`` value."""
+        try:
+            return parse_data_flag(self.data)
+        except ValueError as e:
+            raise SettingsError(str(e)) from None
+
+    def validate(self):
+        def need(cond, msg):
+            if not cond:
+                raise SettingsError(msg)
+
+        for f in dataclasses.fields(self):
+            value, meta = getattr(self, f.name), f.metadata
+            if meta["choices"] is not None:
+                need(value in meta["choices"], f"--{f.name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+            if meta["minimum"] is not None and value is not None:
+                need(value >= meta["minimum"], f"--{f.name} must be >= {meta['minimum']}, got {value}")
+        need(self.image_size >= 16 and self.image_size % 16 == 0,
+             f"--image_size must be a multiple of 16 and >= 16, got {self.image_size}")
+        need(0 < self.width <= 4, f"--width must be in (0, 4], got {self.width}")
+        need(self.learning_rate > 0, f"--learning_rate must be > 0, got {self.learning_rate}")
+        need(0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1, "--beta_1 and --beta_2 must be in [0, 1)")
+        need(self.stage1_steps is None or self.stage1_steps <= self.steps,
+             f"--stage1_steps must be between 0 and --steps ({self.steps}), got {self.stage1_steps}")
+        if self.strategy == "mirrored":
+            need(self.batch_size % self.replicas == 0,
+                 f"--batch_size ({self.batch_size}) must be divisible by --replicas ({self.replicas}) under --strategy=mirrored")
+        self.data_spec  # noqa: B018  (parses --data, or raises)
+        return self
+
+    def replace(self, **changes) -> "Settings":
+        return dataclasses.replace(self, **changes)
+
+    def pick(self, names):
+        """{name: value} for some settings (e.g. a model constructor's keyword arguments)."""
+        return {n: getattr(self, n) for n in names}
+
+    def check_resumable_from(self, saved: "Settings", run_dir):
+        diffs = [f"{k}={getattr(saved, k)!r} (now {getattr(self, k)!r})" for k in MODEL_FIELDS
+                 if getattr(saved, k) != getattr(self, k)]
+        if diffs:
+            raise SettingsError(f"{run_dir} holds a run with different settings: {', '.join(diffs)}; "
+                                f"use the same settings to resume, or another --run_dir")
+
+    def to_json(self):
+        return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text):
+        try:
+            raw = json.loads(text)
+        except ValueError as e:
+            raise SettingsError(f"not valid JSON: {e}") from None
+        if not isinstance(raw, dict):
+            raise SettingsError(f"expected a JSON object of settings, got {type(raw).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    @classmethod
+    def load(cls, path):
+        with open(path) as f:
+            return cls.from_json(f.read())
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+TYPES = typing.get_type_hints(Settings)
+MODEL_FIELDS = tuple(name for name, f in FIELDS.items() if f.metadata["defines_model"])
+DEFAULTS = Settings()
