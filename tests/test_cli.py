@@ -10,7 +10,7 @@ from tests.training.cli import ROOT
 from tfface import cli
 from tfface.settings import FIELDS, TYPES
 
-COMMANDS = ("train", "export", "edit", "evaluate", "iterative", "classifier")
+COMMANDS = ("train", "export", "edit", "evaluate", "iterative", "classifier", "judge")
 
 
 def run_main(capsys, *argv, prog="tfface"):
@@ -55,7 +55,7 @@ def test_every_command_has_help(capsys, command):
     assert code == 0 and out.startswith(f"usage: tfface {command}")
     for flag, entry in flag_entries(out).items():
         if flag not in ("--help", "--run_dir", "--version", "--model_name", "--data", "--classifier", "--compare",
-                        "--out", "--model", "--input", "--output"):
+                        "--out", "--model", "--input", "--output", "--work_dir"):
             assert "(default: " in entry, (command, entry)
 
 
