@@ -39,7 +39,7 @@ def best_of(fn, repeats):
 
 def make_run(tmp, method):
     """A width-1, 128-px run directory with an initial checkpoint (no training)."""
-    s = Settings(method=method, image_size=128, width=1.0, steps=1, baseline_steps=0)
+    s = Settings(method=method, image_size=128, width=1.0, steps=1, **({"baseline_steps": 0} if method == "iterative" else {}))
     m = get(method)
     s = m.resolve(s)
     distribution.set_precision("float32")

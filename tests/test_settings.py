@@ -12,15 +12,15 @@ from tfface.training.residual_gan import ResidualGAN
     (dict(method="gan"), "--method must be one of residual, iterative, got 'gan'"),
     (dict(strategy="tpu"), "--strategy must be one of default, mirrored"),
     (dict(d_norm="layer"), "--d_norm must be one of spectral, batch"),
-    (dict(split="by_age"), "--split must be one of official, random"),
+    (dict(method="iterative", split="by_age"), "--split must be one of official, random"),
     (dict(steps=0), "--steps must be >= 1, got 0"),
     (dict(synthetic_train_size=-1), "--synthetic_train_size must be >= 0, got -1"),
     (dict(alpha=-1.0), "--alpha must be >= 0, got -1.0"),
-    (dict(update_ratio=0.5), "--update_ratio must be >= 1, got 0.5"),
+    (dict(method="iterative", update_ratio=0.5), "--update_ratio must be >= 1, got 0.5"),
     (dict(image_size=40), "--image_size must be a multiple of 16 and >= 16, got 40"),
     (dict(width=0.0), "--width must be in (0, 4], got 0.0"),
     (dict(beta_1=1.0), "--beta_1 and --beta_2 must be in [0, 1)"),
-    (dict(stage1_steps=901), "--stage1_steps must be between 0 and --steps (900), got 901"),
+    (dict(method="iterative", stage1_steps=901), "--stage1_steps must be between 0 and --steps (900), got 901"),
     (dict(strategy="mirrored", batch_size=5), "--batch_size (5) must be divisible by --replicas (2)"),
     (dict(data="imagenet"), "--data must be one of: synthetic, celeba:"),
     (dict(data="folders:/only-one"), "--data=folders needs two comma-separated directories"),
@@ -67,3 +67,15 @@ def test_model_constructors_default_to_the_settings(cls):
     params = inspect.signature(cls.__init__).parameters
     for name in cls.settings_keys:
         assert params[name].default == getattr(DEFAULTS, name), name
+
+
+@pytest.mark.parametrize("changes,message", [
+    (dict(method="iterative", dual=False), "--dual applies to --method=residual only (this run uses --method=iterative)"),
+    (dict(method="iterative", alpha=1e-3), "--alpha applies to --method=residual only"),
+    (dict(method="residual", lambda_z=3.0), "--lambda_z applies to --method=iterative only"),
+    (dict(method="residual", stage1_steps=10), "--stage1_steps applies to --method=iterative only"),
+])
+def test_the_other_methods_settings_are_refused_not_ignored(changes, message):
+    with pytest.raises(SettingsError, match=re.escape(message)):
+        Settings(**changes).validate()
+    Settings(**{**changes, "method": "residual" if changes["method"] == "iterative" else "iterative"}).validate()

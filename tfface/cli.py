@@ -93,6 +93,8 @@ def cmd_train(args):
     settings = settings_from_args(args).validate()
     method = get_method(settings.method)
     run_dir = args.run_dir or method.default_run_dir(settings)
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise UsageError(f"--run_dir {run_dir} is a file, not a directory")
     try:
         loop.train(settings, run_dir, method)
     except KeyboardInterrupt:

@@ -41,6 +41,8 @@ class NoFaceError(DataError):
 # -- models -----------------------------------------------------------------------------
 class SavedModelEditor:
     def __init__(self, path, direction="add"):
+        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+            raise DataError(f"{path} is not a SavedModel directory (no saved_model.pb) nor a .tflite file")
         loaded = tf.saved_model.load(path)
         key = f"{direction}_tensor"
         if key not in loaded.signatures:

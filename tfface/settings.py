@@ -125,6 +125,9 @@ class Settings:
 
         for f in dataclasses.fields(self):
             value, meta = getattr(self, f.name), f.metadata
+            # A setting of one method's group is refused for the other method (it would be ignored).
+            need(meta["group"] not in METHODS or meta["group"] == self.method or value == f.default,
+                 f"--{f.name} applies to --method={meta['group']} only (this run uses --method={self.method})")
             if meta["choices"] is not None:
                 need(value in meta["choices"], f"--{f.name} must be one of {', '.join(meta['choices'])}, got {value!r}")
             if meta["minimum"] is not None and value is not None:

@@ -101,10 +101,10 @@ def train(settings: Settings, run_dir: str, method, out=None):
     writer.close()
     if state.diverged is not None:
         step, name, value = state.diverged
-        raise TrainingDiverged(
-            f"training stopped: {name} became {value} at step {step}; the last good checkpoint "
-            f"(step {state.last_checkpoint_step}) in {run.checkpoint_dir} is kept. "
-            f"Try a lower --learning_rate or --mixed_precision=float32")
+        kept = (f"the last good checkpoint (step {state.last_checkpoint_step}) in {run.checkpoint_dir} is kept"
+                if manager.latest_checkpoint else "no checkpoint had been saved yet")
+        raise TrainingDiverged(f"training stopped: {name} became {value} at step {step}; {kept}. "
+                               f"Try a lower --learning_rate or --mixed_precision=float32")
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     return _finish(run, method, model, data, settings, state.step, seconds, say, steps_run=state.step - start)

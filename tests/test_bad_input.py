@@ -1,0 +1,112 @@
+"""Careless and hostile input to the command line: one line, the documented exit code, nothing written."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.data.fixtures import random_rgb, write_bad_files, write_celeba
+from tfface import cli
+
+TINY = ["--image_size=32", "--width=0.125", "--batch_size=4", "--steps=2", "--eval_images=4"]
+
+
+def call(capsys, *argv):
+    code = cli.main(list(argv))
+    _, err = capsys.readouterr()
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1, err
+    return code, lines[0]
+
+
+def folder(path, n, seed=0):
+    path.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.fromarray(random_rgb(40, 40, seed + i)).save(path / f"{i}.jpg")
+    return path
+
+
+@pytest.fixture
+def bad(tmp_path):
+    return write_bad_files(str(tmp_path / "bad"))
+
+
+def test_an_empty_or_one_image_folder_is_a_data_error_naming_it(capsys, tmp_path):
+    a, b = folder(tmp_path / "A", 0), folder(tmp_path / "B", 6)
+    code, line = call(capsys, "train", *TINY, f"--data=folders:{a},{b}", f"--run_dir={tmp_path / 'r'}")
+    assert code == 1 and f"{a}: needs at least 2 image files" in line
+    folder(a, 1)
+    code, line = call(capsys, "train", *TINY, f"--data=folders:{a},{b}", f"--run_dir={tmp_path / 'r'}")
+    assert code == 1 and f"{a}: needs at least 2 image files" in line and "found 1" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_all_bad_folder_is_named_with_its_own_files(capsys, tmp_path, bad):
+    a, b = tmp_path / "A", folder(tmp_path / "B", 6)
+    a.mkdir()
+    for kind in ("empty", "not_an_image", "truncated"):
+        shutil.copy(bad[kind], a / os.path.basename(bad[kind]))
+        shutil.copy(bad[kind], b / ("zz_" + os.path.basename(bad[kind])))
+    code, line = call(capsys, "train", *TINY, f"--data=folders:{a},{b}", f"--run_dir={tmp_path / 'r'}")
+    assert code == 1 and f"{a}: no usable images" in line, line
+    first = line.split("(first: ", 1)[1]
+    assert first.startswith(str(a) + os.sep), "the message cites a file of the folder at fault"
+
+
+def test_strict_data_is_a_data_error_naming_the_file(capsys, tmp_path, bad):
+    a, b = folder(tmp_path / "A", 6), folder(tmp_path / "B", 6)
+    shutil.copy(bad["truncated"], b / "zz_truncated.jpg")
+    code, line = call(capsys, "train", *TINY, f"--data=folders:{a},{b}", "--strict_data", f"--run_dir={tmp_path / 'r'}")
+    assert code == 1 and "zz_truncated.jpg: truncated" in line
+
+
+def test_malformed_celeba_labels_name_file_and_line(capsys, tmp_path):
+    root = tmp_path / "celeba"
+    write_celeba(str(root), n=8)
+    p = root / "list_attr_celeba.txt"
+    lines = p.read_text().splitlines()
+    lines[4] = lines[4].rsplit(" ", 1)[0]
+    p.write_text("\n".join(lines) + "\n")
+    code, line = call(capsys, "train", *TINY, f"--data=celeba:{root}", f"--run_dir={tmp_path / 'r'}")
+    assert code == 1 and "list_attr_celeba.txt:5: expected 41 fields" in line
+
+
+@pytest.mark.parametrize("content", ["[1, 2, 3]", "null", "{not json"])
+def test_a_damaged_settings_file_is_one_line(capsys, tmp_path, content):
+    rd = tmp_path / "r"
+    rd.mkdir()
+    (rd / "settings.json").write_text(content)
+    code, line = call(capsys, "train", *TINY, f"--run_dir={rd}")
+    assert code == 2 and "settings.json is not valid settings JSON" in line
+    assert (rd / "settings.json").read_text() == content and os.listdir(rd) == ["settings.json"]
+
+
+def test_run_dir_that_is_a_file(capsys, tmp_path):
+    f = tmp_path / "notes.txt"
+    f.write_text("mine")
+    code, line = call(capsys, "train", *TINY, f"--run_dir={f}")
+    assert code == 2 and "is a file, not a directory" in line and f.read_text() == "mine"
+
+
+def test_other_methods_flags_are_refused(capsys, tmp_path):
+    code, line = call(capsys, "train", *TINY, "--method=iterative", "--no_dual", f"--run_dir={tmp_path / 'r'}")
+    assert code == 2 and "--dual applies to --method=residual only" in line
+    code, line = call(capsys, "train", *TINY, "--lambda_z=2", f"--run_dir={tmp_path / 'r'}")
+    assert code == 2 and "--lambda_z applies to --method=iterative only" in line
+    assert not (tmp_path / "r").exists()
+
+
+def test_edit_with_a_directory_that_is_no_model(capsys, tmp_path):
+    photo = tmp_path / "p.png"
+    Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(photo)
+    (tmp_path / "model").mkdir()
+    code, line = call(capsys, "edit", "--model", str(tmp_path / "model"), "--input", str(photo), "--output",
+                      str(tmp_path / "o.png"))
+    assert code == 1 and "is not a SavedModel directory" in line and not (tmp_path / "o.png").exists()
+
+
+def test_evaluate_needs_images(capsys, tmp_path):
+    code, line = call(capsys, "evaluate", "--run_dir", str(tmp_path), "--images", "0")
+    assert code == 2 and "--images must be >= 1, got 0" in line
