@@ -1,4 +1,5 @@
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -50,3 +51,16 @@ def test_save_image_by_extension(tmp_path):
     with pytest.raises(ValueError, match="unsupported output format '.gif'"):
         files.save_image(img, tmp_path / "a.gif")
     assert sorted(os.listdir(tmp_path)) == ["a.JPG", "a.png"]
+
+
+def test_temporaries_of_dead_processes_are_cleaned_on_the_next_build(tmp_path):
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    stale = tmp_path / f".1.tmp-{dead.pid}"
+    (stale / "variables").mkdir(parents=True)
+    (tmp_path / f".x.json.tmp-{dead.pid}").write_text("half")
+    live = tmp_path / f".2.tmp-{os.getppid()}"  # an export still running in another process
+    live.mkdir()
+    with files.building_directory(tmp_path / "3") as tmp:
+        open(os.path.join(tmp, "saved_model.pb"), "w").close()
+    assert sorted(os.listdir(tmp_path)) == sorted(["3", live.name])

@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from tfface import errors, files, photo
 from tfface.data.images import load_image
-from tfface.errors import DataError, TffaceError, UsageError
+from tfface.errors import DataError, Interrupted, TffaceError, UsageError
 from tfface.evaluation import classifier, judge
 from tfface.evaluation.evaluate import evaluate
 from tfface.export import tflite
@@ -39,10 +39,6 @@ from tfface.methods import load_run
 from tfface.pictures import grid_image
 from tfface.settings import FIELDS, GROUPS, TYPES, Settings
 from tfface.training import loop
-
-
-class Interrupted(TffaceError):
-    exit_code = errors.EXIT_INTERRUPTED
 
 
 class ParseError(UsageError):

@@ -9,8 +9,11 @@ line, no traceback) and exits with the code of the error:
 1     a data or file problem (missing path, unusable images, no face)
 2     bad flags or settings
 3     training diverged (a loss became NaN/Inf; the last good checkpoint is kept)
-130   interrupted (Ctrl-C)
+130   interrupted (Ctrl-C, SIGINT)
+143   terminated (SIGTERM, e.g. a scheduler's preemption)
 ====  ===========================================================
+
+Training saves a checkpoint before it exits 130 or 143.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
 
 
 class TffaceError(Exception):
@@ -38,6 +42,14 @@ class DataError(TffaceError, ValueError):
     """Data or files that cannot be used (the message names the file or folder)."""
 
     exit_code = EXIT_DATA
+
+
+class Interrupted(TffaceError):
+    """Stopped by a signal: exit 130 for SIGINT (Ctrl-C), 143 for SIGTERM."""
+
+    def __init__(self, message, exit_code=EXIT_INTERRUPTED):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class TrainingDiverged(TffaceError, RuntimeError):

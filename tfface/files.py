@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 
 import numpy as np
@@ -19,9 +20,37 @@ IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
                  ".tiff": "TIFF"}
 
 
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)(\.old)?$")
+
+
 def _temporary_sibling(path):
     directory, name = os.path.split(os.path.abspath(path))
     return os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(directory):
+    """Remove temporary files and directories of ours whose process is gone (e.g. killed by ``kill -9``)."""
+    removed = []
+    for name in os.listdir(directory) if os.path.isdir(directory) else ():
+        m = _TEMPORARY.match(name)
+        if m and int(m.group(1)) != os.getpid() and not _alive(int(m.group(1))):
+            path = os.path.join(directory, name)
+            if os.path.isdir(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.remove(path)
+            removed.append(name)
+    return removed
 
 
 @contextlib.contextmanager
@@ -88,6 +117,7 @@ def building_directory(final, overwrite=True):
         raise FileExistsError(f"{final} already exists")
     parent = os.path.dirname(final)
     os.makedirs(parent, exist_ok=True)
+    remove_stale_temporaries(parent)
     tmp = _temporary_sibling(final)
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)

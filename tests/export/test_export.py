@@ -130,6 +130,21 @@ def test_oversized_image_is_refused_before_decoding(exported, tmp_path):
         m.signatures["serving_default"](images=tf.constant([(tmp_path / "bomb.png").read_bytes()]))
 
 
+def test_nan_strength_is_refused_and_an_empty_batch_is_empty(exported):
+    import tensorflow as tf
+
+    m = tf.saved_model.load(str(exported))
+    x = tf.constant(face(32)[None].astype(np.float32) / 255.0)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="strength must be a finite number"):
+        m.signatures["add_tensor"](images=x, strength=tf.constant([float("nan")]))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="strength must have one value per image"):
+        m.signatures["add_tensor"](images=x, strength=tf.constant([1.0, 1.0]))
+    empty = m.signatures["add_tensor"](images=tf.zeros([0, 32, 32, 3]), strength=tf.zeros([0]))
+    assert empty["edited"].shape == (0, 32, 32, 3)
+    empty = m.signatures["serving_default"](images=tf.constant([], tf.string))
+    assert empty["edited_png_bytes"].shape == (0,) and empty["edited"].shape == (0, 32, 32, 3)
+
+
 def test_wrong_tensor_shape_is_rejected(exported):
     import tensorflow as tf
 

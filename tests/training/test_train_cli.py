@@ -100,3 +100,45 @@ def test_strategies_and_precisions_run_end_to_end(tmp_path, method, extra):
         assert "2 replica(s)" in proc.stdout
     m = json.loads((tmp_path / "r" / "metrics.json").read_text())
     assert m["training"]["steps"] == 4
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_an_intact_one(tmp_path):
+    rd = tmp_path / "run"
+    assert run(*TINY, "--steps=4", f"--run_dir={rd}").returncode == 0
+    ckdir = rd / "checkpoints"
+    data = next(ckdir.glob("ckpt-4.data-*"))
+    data.write_bytes(data.read_bytes()[: data.stat().st_size // 2])
+    from tests.export.test_export import export
+
+    ex = export(f"--run_dir={rd}", f"--out={tmp_path / 'export'}", "--formats=saved_model")
+    assert ex.returncode == 0, ex.stderr[-2000:]
+    assert "checkpoint: skipped damaged ckpt-4 (" in ex.stdout and "using ckpt-2" in ex.stdout
+    assert sorted(p.name for p in (ckdir / "damaged").iterdir()) == ["ckpt-4.data-00000-of-00001", "ckpt-4.index"]
+    resumed = run(*TINY, "--steps=6", f"--run_dir={rd}")
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert "resuming at step 2" in resumed.stdout
+    assert (ckdir / "damaged" / data.name).exists(), "the damaged checkpoint is kept"
+    for f in ckdir.glob("ckpt-*.index"):
+        f.write_bytes(b"garbage")
+    broken = run(*TINY, "--steps=8", f"--run_dir={rd}")
+    assert broken.returncode == 1 and "restores" in error_lines(broken.stderr)[0] and "Traceback" not in broken.stderr
+
+
+@pytest.mark.parametrize("sig,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_saves_a_checkpoint_then_exits(tmp_path, sig, code):
+    rd = tmp_path / "run"
+    args = [*TINY, "--steps=100000", "--checkpoint_every=100000", "--sample_every=100000", f"--run_dir={rd}"]
+    proc = subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    for line in proc.stdout:  # progress lines every 2 steps
+        if line.startswith("step 6/") or time.time() > deadline:
+            break
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == code, err[-2000:]
+    errors = error_lines(err)
+    assert len(errors) == 1 and "checkpoint saved" in errors[0] and "Traceback" not in err
+    step = int(errors[0].split(" at step ", 1)[1].split(":", 1)[0])
+    assert step >= 6 and (rd / "checkpoints" / f"ckpt-{step}.index").is_file()
+    resumed = run(*TINY, f"--steps={step + 2}", f"--run_dir={rd}")
+    assert resumed.returncode == 0 and f"resuming at step {step}" in resumed.stdout

@@ -75,6 +75,14 @@ def encode_png_batch(images):
     return tf.map_fn(tf.io.encode_png, u8, fn_output_signature=tf.TensorSpec([], tf.string))
 
 
+def check_strength(strength, images):
+    """Validate ``strength`` [N]: finite, one value per image."""
+    strength = tf.debugging.assert_all_finite(strength, "strength must be a finite number")
+    tf.debugging.assert_equal(tf.shape(strength)[0], tf.shape(images)[0],
+                              message="strength must have one value per image")
+    return strength
+
+
 def check_float_images(images, size):
     """Validate a float image batch [N, size, size, 3]."""
     tf.debugging.assert_rank(images, 4, message="images must be [N, height, width, 3]")

@@ -59,8 +59,11 @@ def residual_archive(model, settings):
 
     def edit(generator, images, strength):
         images = ops.check_float_images(images, size)
+        strength = ops.check_strength(strength, images)
         x = images * 2.0 - 1.0
-        residual = (tf.cast(generator(x, training=False), tf.float32) - x) / 2.0
+        # An empty batch returns empty outputs (batchnorm kernels reject a zero-size batch).
+        residual = tf.cond(tf.shape(x)[0] > 0, lambda: (tf.cast(generator(x, training=False), tf.float32) - x) / 2.0,
+                           lambda: tf.zeros_like(x))
         edited = tf.clip_by_value(images + tf.reshape(strength, [-1, 1, 1, 1]) * residual, 0.0, 1.0)
         return {"edited": edited, "residual": residual}
 

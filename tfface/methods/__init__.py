@@ -13,7 +13,7 @@ from tfface.methods.iterative import IterativeMethod
 from tfface.methods.residual import ResidualMethod
 from tfface.settings import METHODS, Settings, SettingsError
 from tfface.training import distribution
-from tfface.training.run import RunDirectory, restore
+from tfface.training.run import RunDirectory
 
 REGISTRY = {m.name: m for m in (ResidualMethod, IterativeMethod)}
 assert tuple(REGISTRY) == METHODS, "tfface.settings.METHODS lists the registered methods"
@@ -41,8 +41,8 @@ class TrainedRun:
         return self.method.editor(self.model, self.settings)
 
 
-def load_run(run_dir, precision="float32") -> TrainedRun:
-    """Rebuild a trained model from a run directory's settings.json and latest checkpoint.
+def load_run(run_dir, precision="float32", say=print) -> TrainedRun:
+    """Rebuild a trained model from a run directory's settings.json and newest checkpoint that restores.
 
     Inference runs in ``precision`` whatever the run trained with.
     """
@@ -52,8 +52,7 @@ def load_run(run_dir, precision="float32") -> TrainedRun:
     settings = method.resolve(settings)
     distribution.set_precision(precision)
     model = method.build_model(settings)
-    manager, step = run.checkpoint_manager(method.checkpoint_objects(model))
-    if not manager.latest_checkpoint:
+    manager, _, step = run.restore(method.checkpoint_objects(model), partial=True, say=say)
+    if not manager.checkpoints:
         raise FileNotFoundError(f"no checkpoint in {run.checkpoint_dir}")
-    restore(manager, step, partial=True)
-    return TrainedRun(run.path, settings, method, model, int(step.numpy()))
+    return TrainedRun(run.path, settings, method, model, step)

@@ -28,6 +28,7 @@ class TrainingState:
         self.total_steps = int(total_steps)
         self.stop_at = int(total_steps)  # end of the current phase
         self.diverged = None  # (step, metric name, value) once a loss is NaN/Inf
+        self.stop_signal = None  # SIGINT/SIGTERM received: checkpoint after this step, then stop
         self.last_checkpoint_step = int(start_step)
 
 
@@ -51,7 +52,7 @@ class StepCounter(keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         self.state.step += 1
-        if self.state.step >= self.state.stop_at:
+        if self.state.step >= self.state.stop_at or self.state.stop_signal is not None:
             self.model.stop_training = True
 
 
@@ -70,7 +71,8 @@ class NaNGuard(keras.callbacks.Callback):
 
 
 class Checkpointer(keras.callbacks.Callback):
-    """Saves every ``every`` steps and at the last step, never after a NaN and never non-finite weights."""
+    """Saves every ``every`` steps, at the last step and when a stop signal came; never after a NaN and
+    never non-finite weights."""
 
     def __init__(self, state, manager, step_variable, every, variables):
         super().__init__()
@@ -81,7 +83,7 @@ class Checkpointer(keras.callbacks.Callback):
         s = self.state
         if s.diverged is not None:
             return
-        if s.step % self.every == 0 or s.step >= s.total_steps:
+        if s.step % self.every == 0 or s.step >= s.total_steps or s.stop_signal is not None:
             if not all_finite(self.variables):
                 s.diverged = (s.step, "weights", float("nan"))
                 self.model.stop_training = True

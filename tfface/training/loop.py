@@ -13,18 +13,21 @@ global step, which continues across resumes.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import signal
 import sys
+import threading
 import time
 
 import keras
 import tensorflow as tf
 
-from tfface.errors import TrainingDiverged
+from tfface.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted, TrainingDiverged
 from tfface.settings import Settings
 from tfface.training import callbacks as cb
 from tfface.training import distribution
-from tfface.training.run import RunDirectory, restore
+from tfface.training.run import RunDirectory
 
 
 def setup_runtime(settings: Settings):
@@ -42,8 +45,41 @@ def build(method, settings: Settings, strategy):
         return method.build_model(settings, sync_batchnorm=strategy.num_replicas_in_sync > 1)
 
 
+SIGNALS = {signal.SIGINT: ("SIGINT", EXIT_INTERRUPTED), signal.SIGTERM: ("SIGTERM", EXIT_TERMINATED)}
+
+
+@contextlib.contextmanager
+def stop_signals(state_holder):
+    """SIGINT/SIGTERM during fit() ask for a checkpoint after the current step (``state.stop_signal``);
+    before training starts they stop at once.  A second signal while stopping is ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum, frame):
+        state = state_holder.get("state")
+        if state is None:
+            name, code = SIGNALS[signum]
+            raise Interrupted(f"{name}: stopped {state_holder.get('outside', 'before training started')}", code)
+        if state.stop_signal is None:
+            state.stop_signal = signum
+
+    previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def train(settings: Settings, run_dir: str, method, out=None):
     """Train (or resume) ``method`` with ``settings`` in ``run_dir``; returns the final metrics."""
+    holder = {}
+    with stop_signals(holder):
+        return _train(settings, run_dir, method, out, holder)
+
+
+def _train(settings, run_dir, method, out, holder):
     out = out or sys.stdout
     say = lambda msg: print(msg, file=out, flush=True)  # noqa: E731
     settings = method.resolve(settings).validate()
@@ -57,8 +93,7 @@ def train(settings: Settings, run_dir: str, method, out=None):
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     model = build(method, settings, strategy)
-    manager, step_var = run.checkpoint_manager(method.checkpoint_objects(model))
-    start = restore(manager, step_var)
+    manager, step_var, start = run.restore(method.checkpoint_objects(model), say=say)
     method.set_learning_rate(model, settings.learning_rate)
 
     if start >= settings.steps:
@@ -73,6 +108,7 @@ def train(settings: Settings, run_dir: str, method, out=None):
     say(f"run: {run.path}  ({'resuming at step ' + str(start) if start else 'new run'}, "
         f"{settings.steps} steps, {strategy.num_replicas_in_sync} replica(s), {settings.mixed_precision})")
     state = cb.TrainingState(start, settings.steps)
+    holder["state"] = state
     writer = tf.summary.create_file_writer(run.log_dir)
     callbacks = [
         cb.StepCounter(state),
@@ -95,8 +131,9 @@ def train(settings: Settings, run_dir: str, method, out=None):
         dataset = method.dataset(data, settings, state.step)
         model.fit(dataset, epochs=math.ceil((end - state.step) / settings.log_every),
                   steps_per_epoch=settings.log_every, verbose=0, shuffle=False, callbacks=callbacks)
-        if state.diverged is not None:
+        if state.diverged is not None or state.stop_signal is not None:
             break
+    holder.update(state=None, outside=f"after training (the checkpoint of step {state.step} is kept)")
     seconds = time.perf_counter() - t0
     writer.close()
     if state.diverged is not None:
@@ -105,6 +142,10 @@ def train(settings: Settings, run_dir: str, method, out=None):
                 if manager.latest_checkpoint else "no checkpoint had been saved yet")
         raise TrainingDiverged(f"training stopped: {name} became {value} at step {step}; {kept}. "
                                f"Try a lower --learning_rate or --mixed_precision=float32")
+    if state.stop_signal is not None:
+        name, code = SIGNALS[state.stop_signal]
+        raise Interrupted(f"{name} at step {state.step}: checkpoint saved in {run.checkpoint_dir}; re-run the same "
+                          f"command to resume", code)
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     return _finish(run, method, model, data, settings, state.step, seconds, say, steps_run=state.step - start)

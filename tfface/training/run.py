@@ -15,13 +15,17 @@ rebuilds a trained model from a run directory.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 
 import numpy as np
 import tensorflow as tf
+from google.protobuf import text_format
 
 from tfface import files
+from tfface.errors import DataError
 from tfface.settings import Settings, SettingsError
 
 KEEP_CHECKPOINTS = 3
@@ -68,25 +72,72 @@ class RunDirectory:
     def checkpoint_manager(self, objects: dict):
         """A CheckpointManager over ``objects`` plus an int64 ``step`` variable (returned)."""
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-        ckpt = tf.train.Checkpoint(step=step, **objects)
-        manager = tf.train.CheckpointManager(ckpt, self.checkpoint_dir, max_to_keep=KEEP_CHECKPOINTS, checkpoint_name="ckpt")
-        return manager, step
+        return self._manager(tf.train.Checkpoint(step=step, **objects)), step
+
+    def _manager(self, checkpoint):
+        return tf.train.CheckpointManager(checkpoint, self.checkpoint_dir, max_to_keep=KEEP_CHECKPOINTS,
+                                          checkpoint_name="ckpt")
 
     def latest_checkpoint(self):
         return tf.train.latest_checkpoint(self.checkpoint_dir)
 
+    @property
+    def damaged_dir(self):
+        return os.path.join(self.checkpoint_dir, "damaged")
 
-def restore(manager, step, partial=False):
-    """Restore the latest checkpoint, if any. Returns the restored step (0 if none)."""
-    path = manager.latest_checkpoint
-    if not path:
-        return 0
-    status = manager.checkpoint.read(path)
-    if partial:
-        status.expect_partial()
-    else:
-        status.assert_existing_objects_matched()
-    return int(step.numpy())
+    def restore(self, objects: dict, partial=False, say=print):
+        """A CheckpointManager over ``objects``, the step variable, and the step restored (0: none).
+
+        The newest checkpoint that restores is used.  A damaged one (truncated
+        or corrupt files) is moved to ``checkpoints/damaged/``, never deleted,
+        and reported in one line; if no checkpoint restores, DataError.
+        """
+        manager, step = self.checkpoint_manager(objects)
+        damaged = []
+        for path in reversed(manager.checkpoints):
+            try:
+                status = manager.checkpoint.read(path)
+                if partial:
+                    status.expect_partial()
+                else:
+                    status.assert_existing_objects_matched()
+            except (tf.errors.OpError, ValueError, IndexError, AssertionError) as e:
+                damaged.append((path, f"{type(e).__name__}: {str(e).splitlines()[0][:120]}"))
+                continue
+            if damaged:
+                self._set_aside(damaged, f"using {os.path.basename(path)}", say)
+                self._forget(damaged)
+                manager = self._manager(manager.checkpoint)  # reads the state without the damaged ones
+            return manager, step, int(step.numpy())
+        if damaged:
+            self._set_aside(damaged, "no checkpoint restores", say)
+            raise DataError(f"no checkpoint in {self.checkpoint_dir} restores ({len(damaged)} damaged, kept in "
+                            f"{self.damaged_dir}); use another --run_dir to start again")
+        return manager, step, 0
+
+    def _forget(self, damaged):
+        """Drop checkpoints from the directory's ``checkpoint`` state file (kept ones keep their timestamps)."""
+        state = tf.train.get_checkpoint_state(self.checkpoint_dir)
+        bad = {os.path.basename(p) for p, _ in damaged}
+        names = [os.path.basename(p) for p in state.all_model_checkpoint_paths]
+        stamps = list(state.all_model_checkpoint_timestamps) or [state.last_preserved_timestamp + 1.0] * len(names)
+        keep = [(n, t) for n, t in zip(names, stamps) if n not in bad]
+        del state.all_model_checkpoint_paths[:]
+        del state.all_model_checkpoint_timestamps[:]
+        state.all_model_checkpoint_paths.extend(n for n, _ in keep)
+        state.all_model_checkpoint_timestamps.extend(t for _, t in keep)
+        state.model_checkpoint_path = keep[-1][0]
+        files.write_text(os.path.join(self.checkpoint_dir, "checkpoint"), text_format.MessageToString(state))
+
+    def _set_aside(self, damaged, outcome, say):
+        if not damaged:
+            return
+        os.makedirs(self.damaged_dir, exist_ok=True)
+        for path, _ in damaged:
+            for f in glob.glob(path + ".*"):
+                shutil.move(f, os.path.join(self.damaged_dir, os.path.basename(f)))
+        names = ", ".join(f"{os.path.basename(p)} ({why})" for p, why in damaged)
+        say(f"checkpoint: skipped damaged {names}; moved to {self.damaged_dir}; {outcome}")
 
 
 def all_finite(variables):
