@@ -110,3 +110,9 @@ def test_edit_with_a_directory_that_is_no_model(capsys, tmp_path):
 def test_evaluate_needs_images(capsys, tmp_path):
     code, line = call(capsys, "evaluate", "--run_dir", str(tmp_path), "--images", "0")
     assert code == 2 and "--images must be >= 1, got 0" in line
+
+
+def test_a_model_larger_than_the_machine_is_refused_before_anything_is_written(capsys, tmp_path):
+    code, line = call(capsys, "train", "--image_size=4096", f"--run_dir={tmp_path / 'r'}")
+    assert code == 2 and "--image_size=4096 --width=0.25 --batch_size=16 needs about" in line and "GiB available" in line
+    assert not (tmp_path / "r").exists()

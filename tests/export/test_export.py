@@ -109,7 +109,8 @@ def test_strength_scales_the_residual(exported):
 
 @pytest.mark.parametrize("payload,message", [
     (b"", "image bytes are empty"),
-    (b"not an image at all", "Unknown image file format"),
+    (b"not an image at all", "unsupported image format: JPEG, PNG, GIF, BMP and WebP are accepted"),
+    (b"\xff\x0a" + b"\x00" * 64, "unsupported image format"),  # JPEG XL: decodable by TF, header not read: refused
 ])
 def test_bad_bytes_raise_invalid_argument(exported, payload, message):
     import tensorflow as tf
@@ -143,6 +144,50 @@ def test_nan_strength_is_refused_and_an_empty_batch_is_empty(exported):
     assert empty["edited"].shape == (0, 32, 32, 3)
     empty = m.signatures["serving_default"](images=tf.constant([], tf.string))
     assert empty["edited_png_bytes"].shape == (0,) and empty["edited"].shape == (0, 32, 32, 3)
+
+
+def webp_bomb(side=16383):
+    """A 38-byte lossless WebP whose header declares side x side pixels."""
+    bits = (side - 1) | ((side - 1) << 14)
+    chunk = b"\x2f" + bits.to_bytes(4, "little") + b"\x00" * 13
+    return b"RIFF" + (4 + 8 + len(chunk)).to_bytes(4, "little") + b"WEBP" + b"VP8L" + len(chunk).to_bytes(4, "little") + chunk
+
+
+def gif_bomb(side=10000):
+    """A GIF whose logical screen and only frame declare side x side pixels."""
+    wh = side.to_bytes(2, "little") * 2
+    return b"GIF89a" + wh + b"\x80\x00\x00" + b"\x00" * 6 + b"," + b"\x00" * 4 + wh + b"\x00\x02\x02\x44\x01\x00;"
+
+
+SERVE = textwrap.dedent("""
+    import resource, sys, tensorflow as tf
+    m = tf.saved_model.load(sys.argv[1])
+    try:
+        m.signatures["serving_default"](images=tf.constant([open(sys.argv[2], "rb").read()]))
+        print("ok", end=" ")
+    except tf.errors.InvalidArgumentError as e:
+        print("refused:" + ("too_large" if "more than 64000000 pixels" in e.message else "other"), end=" ")
+    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+""")
+
+
+def test_bombs_in_every_format_are_refused_before_decoding(exported, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    Image.fromarray(face(96)).save(photo, quality=90)
+    peaks = {}
+    for name, data in (("webp", webp_bomb()), ("gif", gif_bomb())):
+        (tmp_path / name).write_bytes(data)
+    assert len(webp_bomb()) == 38
+    for name in ("photo.jpg", "webp", "gif"):
+        p = subprocess.run([sys.executable, "-c", SERVE, str(exported), str(tmp_path / name)], capture_output=True,
+                           text=True, timeout=300, cwd="/")
+        assert p.returncode == 0, p.stderr[-2000:]
+        verdict, peak = p.stdout.split()
+        peaks[name] = (verdict, int(peak))
+    assert peaks["photo.jpg"][0] == "ok"
+    for name in ("webp", "gif"):
+        assert peaks[name][0] == "refused:too_large", peaks
+        assert peaks[name][1] < peaks["photo.jpg"][1] + 100, f"peak RSS (MB) {peaks}"
 
 
 def test_wrong_tensor_shape_is_rejected(exported):

@@ -142,3 +142,21 @@ def test_a_signal_saves_a_checkpoint_then_exits(tmp_path, sig, code):
     assert step >= 6 and (rd / "checkpoints" / f"ckpt-{step}.index").is_file()
     resumed = run(*TINY, f"--steps={step + 2}", f"--run_dir={rd}")
     assert resumed.returncode == 0 and f"resuming at step {step}" in resumed.stdout
+
+
+def test_two_trainings_of_one_run_directory_cannot_interleave(tmp_path):
+    rd = tmp_path / "run"
+    args = [*TINY, "--steps=100000", "--checkpoint_every=100000", "--sample_every=100000", f"--run_dir={rd}"]
+    first = subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        for line in first.stdout:
+            if line.startswith("step 2/"):
+                break
+        second = run(*args)
+        errors = error_lines(second.stderr)
+        assert second.returncode == 2 and len(errors) == 1, second.stderr[-2000:]
+        assert f"is being trained by another process (pid {first.pid})" in errors[0]
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.wait(timeout=120)
+    assert first.returncode == 143

@@ -13,32 +13,58 @@ import tensorflow as tf
 MAX_PIXELS = 64_000_000
 
 
-def _png_shape(data):
-    # IHDR: width and height are big-endian uint32 at bytes 16..24.
-    wh = tf.io.decode_raw(tf.strings.substr(data, 16, 8), tf.uint8)
-    wh = tf.cast(wh, tf.int64)
-    w = ((wh[0] * 256 + wh[1]) * 256 + wh[2]) * 256 + wh[3]
-    h = ((wh[4] * 256 + wh[5]) * 256 + wh[6]) * 256 + wh[7]
-    return tf.stack([h, w])
+def _uint(data, offset, n, big_endian=False):
+    """Unsigned integer of ``n`` bytes at ``offset`` (callers check the length first)."""
+    b = tf.cast(tf.io.decode_raw(tf.strings.substr(data, offset, n), tf.uint8), tf.int64)
+    b = b if big_endian else tf.reverse(b, [0])
+    return tf.reduce_sum(b * tf.constant([256 ** (n - 1 - i) for i in range(n)], tf.int64))
+
+
+def _starts(data, prefix, offset=0):
+    return tf.strings.substr(data, offset, len(prefix)) == prefix
+
+
+def _bmp_height(data):
+    h = _uint(data, 22, 4)
+    return tf.where(h >= 2 ** 31, 2 ** 32 - h, h)  # negative: a top-down bitmap
+
+
+def _webp_shape(data):
+    """VP8 (lossy), VP8L (lossless) and VP8X (extended) headers of a RIFF WebP file."""
+    lossless = _uint(data, 21, 4)
+    return tf.case([
+        (_starts(data, b"VP8 ", 12), lambda: tf.stack([_uint(data, 28, 2) % 16384, _uint(data, 26, 2) % 16384])),
+        (_starts(data, b"VP8L", 12), lambda: tf.stack([(lossless // 16384) % 16384 + 1, lossless % 16384 + 1])),
+        (_starts(data, b"VP8X", 12), lambda: tf.stack([_uint(data, 27, 3) + 1, _uint(data, 24, 3) + 1])),
+    ], default=lambda: tf.constant([-1, -1], tf.int64))
 
 
 def header_shape(data):
-    """(height, width) from a JPEG or PNG header without decoding; (0, 0) when unknown."""
-    is_jpeg = tf.strings.substr(data, 0, 2) == b"\xff\xd8"
-    is_png = tf.logical_and(tf.strings.length(data) >= 24, tf.strings.substr(data, 0, 8) == b"\x89PNG\r\n\x1a\n")
-    return tf.case(
-        [(is_jpeg, lambda: tf.cast(tf.io.extract_jpeg_shape(data)[:2], tf.int64)), (is_png, lambda: _png_shape(data))],
-        default=lambda: tf.zeros([2], tf.int64),
-    )
+    """(height, width) read from the header without decoding: JPEG, PNG, GIF, BMP, WebP; (-1, -1) for
+    anything else (e.g. JPEG XL), which is refused rather than decoded blind."""
+    n = tf.strings.length(data)
+    return tf.case([
+        (_starts(data, b"\xff\xd8"), lambda: tf.cast(tf.io.extract_jpeg_shape(data)[:2], tf.int64)),
+        (tf.logical_and(n >= 24, _starts(data, b"\x89PNG\r\n\x1a\n")),
+         lambda: tf.stack([_uint(data, 20, 4, True), _uint(data, 16, 4, True)])),
+        (tf.logical_and(n >= 10, _starts(data, b"GIF8")), lambda: tf.stack([_uint(data, 8, 2), _uint(data, 6, 2)])),
+        (tf.logical_and(n >= 26, _starts(data, b"BM")), lambda: tf.stack([_bmp_height(data), _uint(data, 18, 4)])),
+        (tf.logical_and(n >= 30, tf.logical_and(_starts(data, b"RIFF"), _starts(data, b"WEBP", 8))),
+         lambda: _webp_shape(data)),
+    ], default=lambda: tf.constant([-1, -1], tf.int64))
 
 
 def decode(data, max_pixels=MAX_PIXELS):
-    """Encoded image bytes (JPEG, PNG, GIF, BMP) -> float32 [H, W, 3] in [0, 1], validated."""
+    """Encoded image bytes (JPEG, PNG, GIF, BMP, WebP) -> float32 [H, W, 3] in [0, 1], validated
+    (the size is checked from the header before any pixel is decoded)."""
     # Asserts have no data dependency on the decoder: order them explicitly,
     # so an oversized image is refused *before* it is decoded.
     not_empty = tf.debugging.assert_greater(tf.strings.length(data), 0, message="image bytes are empty")
     with tf.control_dependencies([not_empty]):
         hw = header_shape(data)
+        known = tf.debugging.assert_non_negative(
+            hw, message="unsupported image format: JPEG, PNG, GIF, BMP and WebP are accepted")
+    with tf.control_dependencies([known]):
         small = tf.debugging.assert_less_equal(hw[0] * hw[1], tf.cast(max_pixels, tf.int64),
                                                message=f"image has more than {max_pixels} pixels")
     with tf.control_dependencies([small]):

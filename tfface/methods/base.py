@@ -39,6 +39,11 @@ import os
 from tfface.settings import Settings
 from tfface.training import distribution
 
+GIB = 1 << 30
+# Measured (BENCHMARKS.md): the residual GAN at 128 px, width 1, batch 16 peaks at 5.3 GiB; activations
+# grow with batch x pixels x width, on top of about 1 GiB for TensorFlow and the data.
+MEASURED_BYTES, MEASURED_AT, BASE_BYTES = 5.3 * GIB, (16, 128, 1.0), 1.0 * GIB
+
 
 class Method:
     name = ""
@@ -56,6 +61,12 @@ class Method:
     def subject(self, settings: Settings) -> str:
         """What the model edits, for names and titles (an attribute, or "all")."""
         raise NotImplementedError
+
+    def training_memory_bytes(self, settings: Settings) -> int:
+        """A rule of thumb for the peak memory of training (both methods' networks are of one size class)."""
+        b, s, w = MEASURED_AT
+        scale = (settings.batch_size / b) * (settings.image_size / s) ** 2 * (settings.width / w)
+        return int(BASE_BYTES + MEASURED_BYTES * scale)
 
     def default_run_dir(self, settings: Settings) -> str:
         return os.path.join("runs", f"{self.name}-{self.subject(settings)}-{settings.data_spec.kind}-{settings.image_size}px")

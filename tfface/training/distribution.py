@@ -22,6 +22,18 @@ import tensorflow as tf
 from tfface.settings import PRECISIONS, STRATEGIES
 
 
+def available_memory_bytes():
+    """Memory the machine can give a new process now (MemAvailable), or None where it is not known."""
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
 def configure_devices(strategy, replicas=2):
     """Split the CPU into logical devices for ``mirrored`` on a GPU-less machine.
 

@@ -24,7 +24,7 @@ import keras
 import tensorflow as tf
 
 from tfface.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted, TrainingDiverged
-from tfface.settings import Settings
+from tfface.settings import Settings, SettingsError
 from tfface.training import callbacks as cb
 from tfface.training import distribution
 from tfface.training.run import RunDirectory
@@ -83,6 +83,11 @@ def _train(settings, run_dir, method, out, holder):
     out = out or sys.stdout
     say = lambda msg: print(msg, file=out, flush=True)  # noqa: E731
     settings = method.resolve(settings).validate()
+    need, have = method.training_memory_bytes(settings), distribution.available_memory_bytes()
+    if have is not None and need > have:
+        raise SettingsError(f"--image_size={settings.image_size} --width={settings.width} --batch_size={settings.batch_size} "
+                            f"needs about {need / 2**30:.1f} GiB to train; this machine has {have / 2**30:.1f} GiB "
+                            f"available: lower one of them")
     run = RunDirectory(run_dir)
     if run.exists():
         settings.check_resumable_from(run.load_settings(), run.path)
@@ -93,6 +98,11 @@ def _train(settings, run_dir, method, out, holder):
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     model = build(method, settings, strategy)
+    with run.lock():  # one training per run directory, from before its first write to the end
+        return _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model)
+
+
+def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model):
     manager, step_var, start = run.restore(method.checkpoint_objects(model), say=say)
     method.set_learning_rate(model, settings.learning_rate)
 

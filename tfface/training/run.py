@@ -15,6 +15,8 @@ rebuilds a trained model from a run directory.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import glob
 import json
 import os
@@ -25,7 +27,7 @@ import tensorflow as tf
 from google.protobuf import text_format
 
 from tfface import files
-from tfface.errors import DataError
+from tfface.errors import DataError, UsageError
 from tfface.settings import Settings, SettingsError
 
 KEEP_CHECKPOINTS = 3
@@ -45,6 +47,29 @@ class RunDirectory:
 
     def has_metrics(self):
         return os.path.isfile(self.metrics_path)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the run directory for this process (an flock on ``lock``, released at the end or when the
+        process dies).  A second training of the same directory gets UsageError naming the holder's pid."""
+        self.create()
+        f = open(os.path.join(self.path, "lock"), "a+")
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "unknown"
+            f.close()
+            raise UsageError(f"{self.path} is being trained by another process (pid {holder}); wait for it to end, "
+                             f"or use another --run_dir") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"{os.getpid()}\n")
+        f.flush()
+        try:
+            yield
+        finally:
+            f.close()
 
     def create(self):
         for d in (self.path, self.checkpoint_dir, self.samples_dir):
