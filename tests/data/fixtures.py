@@ -88,6 +88,9 @@ def write_bad_files(d):
     with open(p("truncated.jpg"), "wb") as f:
         f.write(data[: len(data) // 2])
     out["truncated"] = p("truncated.jpg")
+    with open(p("truncated_with_end.jpg"), "wb") as f:  # cut in half, then an end-of-image marker appended
+        f.write(data[: len(data) // 2] + b"\xff\xd9")
+    out["truncated_with_end_marker"] = p("truncated_with_end.jpg")
     b = bytearray(open(out["good"], "rb").read())
     i = b.index(b"IDAT")
     for k in range(8, 40):

@@ -11,7 +11,8 @@ def bad(tmp_path_factory):
 
 
 SKIPPED = {"empty": "empty", "not_an_image": "not_an_image", "truncated": "truncated", "too_large": "too_large"}
-USABLE = ["good", "grayscale", "palette", "rgba", "cmyk", "png16_rgb", "png16_gray", "exif_rotated", "corrupt_passes_scan"]
+USABLE = ["good", "grayscale", "palette", "rgba", "cmyk", "png16_rgb", "png16_gray", "exif_rotated", "corrupt_passes_scan",
+          "truncated_with_end_marker"]
 
 
 @pytest.mark.parametrize("kind,reason", sorted(SKIPPED.items()))
@@ -24,7 +25,8 @@ def test_inspect_accepts_odd_but_valid_files(bad, kind):
     assert images.inspect_image(bad[kind]) is None
 
 
-@pytest.mark.parametrize("kind,reason", sorted(SKIPPED.items()) + [("corrupt_passes_scan", "truncated")])
+@pytest.mark.parametrize("kind,reason", sorted(SKIPPED.items()) + [("corrupt_passes_scan", "truncated"),
+                                                                    ("truncated_with_end_marker", "truncated")])
 def test_load_raises_bad_image_error_naming_the_file(bad, kind, reason):
     with pytest.raises(images.BadImageError) as e:
         images.load_image(bad[kind], 32)

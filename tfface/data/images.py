@@ -159,6 +159,13 @@ def center_square(w, h, crop=None):
     return left, top, left + side, top + side
 
 
+def _grey_filled(img):
+    """Whether a decoded JPEG's last 8 rows (one block row) are all exactly 128: what libjpeg puts where the
+    data ran out (a truncated file with an end marker appended passes the tail check)."""
+    tail = np.asarray(img)[-8:]
+    return tail.size > 0 and bool((tail == 128).all())
+
+
 def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Decode one file to uint8 RGB ``[size, size, 3]`` (or full size if size is None).
 
@@ -173,6 +180,8 @@ def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.
                 if img.size[0] * img.size[1] > max_pixels:
                     raise BadImageError(path, "too_large", f"{img.size[0]}x{img.size[1]}")
                 img.load()
+                if img.format == "JPEG" and _grey_filled(img):
+                    raise BadImageError(path, "truncated", "the image data ends early: its last rows are decoder fill")
                 img = ImageOps.exif_transpose(img) or img
                 if size is not None:
                     img = img.crop(center_square(*img.size, crop))
