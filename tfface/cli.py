@@ -18,15 +18,18 @@ of :mod:`tfface.errors`; ``TFFACE_DEBUG=1`` shows the traceback instead.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 import sys
 import typing
 
 import numpy as np
-import tensorflow as tf
 
-from tfface import errors, files, photo
+from tfface.native_logs import silenced_native_stderr
+
+with silenced_native_stderr():
+    import tensorflow as tf
+
+from tfface import errors, files, photo  # noqa: E402  (after TensorFlow's quiet load)
 from tfface.data.images import load_image
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
 from tfface.evaluation import classifier, judge

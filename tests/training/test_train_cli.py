@@ -28,6 +28,7 @@ def test_bad_flags_give_one_line_errors(tmp_path, args, code, message):
     assert "Traceback" not in proc.stderr
     errors = error_lines(proc.stderr)
     assert len(errors) == 1 and message in errors[0], proc.stderr[-2000:]
+    assert proc.stderr.strip() == errors[0], "nothing but the one line (no TensorFlow start-up noise)"
     assert not os.path.exists(f"{tmp_path}/r/checkpoints") or not os.listdir(f"{tmp_path}/r/checkpoints")
 
 
