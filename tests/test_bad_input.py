@@ -116,3 +116,42 @@ def test_a_model_larger_than_the_machine_is_refused_before_anything_is_written(c
     code, line = call(capsys, "train", "--image_size=4096", f"--run_dir={tmp_path / 'r'}")
     assert code == 2 and "--image_size=4096 --width=0.25 --batch_size=16 needs about" in line and "GiB available" in line
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.slow
+def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(capsys, tmp_path, monkeypatch):
+    import tensorflow as tf
+
+    from tfface.methods import load_run
+
+    save = tf.train.CheckpointManager.save
+
+    def full_disk_at_step_4(self, checkpoint_number=None, **kw):
+        if checkpoint_number == 4:
+            raise tf.errors.ResourceExhaustedError(None, None, "No space left on device")
+        return save(self, checkpoint_number=checkpoint_number, **kw)
+
+    monkeypatch.setattr(tf.train.CheckpointManager, "save", full_disk_at_step_4)
+    rd = tmp_path / "r"
+    code, line = call(capsys, "train", *TINY, "--steps=6", "--checkpoint_every=2", "--sample_every=100", f"--run_dir={rd}")
+    assert code == 1 and "could not save the checkpoint of step 4" in line and "No space left on device" in line
+    assert "the checkpoint of step 2 is kept" in line
+    assert load_run(str(rd), say=lambda m: None).step == 2
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_export_leaves_nothing(capsys, tmp_path, monkeypatch):
+    from tfface.export import tflite
+
+    rd = tmp_path / "r"
+    assert cli.main(["train", *TINY, f"--run_dir={rd}"]) == 0
+    capsys.readouterr()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(tflite, "convert", interrupted)
+    out = tmp_path / "export"
+    code, line = call(capsys, "export", f"--run_dir={rd}", f"--out={out}", "--model_name=m")
+    assert code == 130 and line == "tfface export: error: interrupted"
+    assert os.listdir(out / "m") == [], "no version and no temporary directory is left"

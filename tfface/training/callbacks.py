@@ -17,6 +17,7 @@ import keras
 import tensorflow as tf
 
 from tfface import files
+from tfface.errors import DataError
 from tfface.training.run import all_finite
 
 
@@ -89,7 +90,13 @@ class Checkpointer(keras.callbacks.Callback):
                 self.model.stop_training = True
                 return
             self.step_variable.assign(s.step)
-            self.manager.save(checkpoint_number=s.step)
+            try:
+                self.manager.save(checkpoint_number=s.step)
+            except (OSError, tf.errors.OpError) as e:  # e.g. a full disk: the earlier checkpoints stay intact
+                reason = getattr(e, "message", None) or getattr(e, "strerror", None) or str(e)
+                raise DataError(f"could not save the checkpoint of step {s.step} in {self.manager.directory} "
+                                f"({reason.splitlines()[0]}); the checkpoint of step {s.last_checkpoint_step} is kept"
+                                ) from None
             s.last_checkpoint_step = s.step
 
 
