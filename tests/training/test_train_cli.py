@@ -161,3 +161,11 @@ def test_two_trainings_of_one_run_directory_cannot_interleave(tmp_path):
         first.send_signal(signal.SIGTERM)
         first.wait(timeout=120)
     assert first.returncode == 143
+
+
+def test_divergence_before_any_checkpoint_says_none_exists(tmp_path):
+    rd = tmp_path / "run"
+    proc = run(*TINY, "--steps=6", "--checkpoint_every=100", "--learning_rate=1e30", f"--run_dir={rd}")
+    errors = error_lines(proc.stderr)
+    assert proc.returncode == 3 and len(errors) == 1, proc.stderr[-2000:]
+    assert "no checkpoint had been saved yet" in errors[0] and "step 0" not in errors[0]
