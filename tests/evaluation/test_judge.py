@@ -48,3 +48,29 @@ def test_train_resume_save_and_load(tmp_path):
     judge.train("synthetic", 32, epochs=3, batch_size=32, width=0.25, work_dir=str(tmp_path / "w"),
                 synthetic_sizes=(4096, 256), say=again.append)
     assert any("resuming after epoch 3" in m for m in again) and not any("judge epoch" in m for m in again)
+
+
+def test_the_shipped_celeba_judge_loads_and_meets_its_targets():
+    model, info = judge.load(judge.shipped_dir("celeba", 64))
+    assert model.output.shape[-1] == len(info["attribute_names"]) == 40
+    bal = info["val_balanced_accuracy"]
+    targets = {"Eyeglasses": 0.97, "Smiling": 0.90, "Mouth_Slightly_Open": 0.90, "Male": 0.95, "Wearing_Hat": 0.93}
+    assert all(bal[k] >= t for k, t in targets.items()), {k: bal[k] for k in targets}
+    assert info["mean_val_balanced_accuracy"] >= 0.83
+    x = (np.random.default_rng(0).random((3, 64, 64, 3)) * 255).astype(np.uint8)
+    p = judge.predict(model, x)
+    assert p.shape == (3, 40) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
+    with pytest.raises(FileNotFoundError, match="no shipped judge for celeba at 48 px \\(shipped: celeba-64px"):
+        judge.shipped_dir("celeba", 48)
+
+
+def test_the_shipped_judge_sees_what_celeba_says(celeba_sample):
+    from tfface.data.celeba import CelebA
+
+    model, info = judge.load(judge.shipped_dir("celeba", 64))
+    _, val, _ = judge.splits(f"celeba:{celeba_sample}", 64)
+    idx = np.arange(0, len(val), 8)
+    x, y = val.load_batch(idx)
+    bal = judge.balanced_accuracy(judge.predict(model, x), y)
+    k = info["attribute_names"].index("Eyeglasses")
+    assert bal[k] > 0.93 and CelebA.load(str(celeba_sample)).attribute_names == tuple(info["attribute_names"])

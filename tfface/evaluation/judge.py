@@ -38,6 +38,17 @@ from tfface.inference import batched
 
 CHANNELS = (32, 64, 128, 256)
 WEIGHTS, INFO = "judge.weights.npz", "judge.json"
+# Judges shipped in the package, by (data kind, image size): tfface/judges/<kind>-<size>px/ (licence beside them).
+SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "judges")
+
+
+def shipped_dir(kind, image_size):
+    """The shipped judge for a data kind and image size; FileNotFoundError naming what is shipped."""
+    d = os.path.join(SHIPPED, f"{kind}-{image_size}px")
+    if not os.path.isfile(os.path.join(d, INFO)):
+        have = sorted(n for n in os.listdir(SHIPPED) if os.path.isdir(os.path.join(SHIPPED, n)))
+        raise FileNotFoundError(f"no shipped judge for {kind} at {image_size} px (shipped: {', '.join(have) or 'none'})")
+    return d
 
 
 def build(image_size, n_labels, width=1.0, dropout=0.3, name="judge"):
