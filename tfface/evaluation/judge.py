@@ -34,7 +34,7 @@ from tfface.data import pipeline
 from tfface.data.celeba import CROP, CelebA
 from tfface.data.collections import FileCollection, SyntheticCollection
 from tfface.data.spec import parse_data_flag
-from tfface.inference import batched
+from tfface.evaluation.classifier import predict  # uint8 images -> probabilities, batched
 
 CHANNELS = (32, 64, 128, 256)
 WEIGHTS, INFO = "judge.weights.npz", "judge.json"
@@ -186,13 +186,8 @@ def train(data, image_size, epochs=30, batch_size=64, learning_rate=2e-3, width=
     return info
 
 
-def predict(model, images, batch_size=128):
-    """uint8 images [N,S,S,3] -> probabilities [N, n_labels]."""
-    return batched(lambda x: model(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
-
-
 def save(model, info, directory):
-    """judge.json + judge.weights.npz (float16: half the size, predictions change by < 1e-3)."""
+    """judge.json + judge.weights.npz (float16: half the size; measured on CelebA val, balanced accuracies move by < 0.001)."""
     with files.building_directory(directory) as tmp:
         np.savez_compressed(os.path.join(tmp, WEIGHTS), *[w.astype(np.float16) for w in model.get_weights()])
         files.write_json(os.path.join(tmp, INFO), info)
@@ -209,7 +204,3 @@ def load(directory):
     with np.load(os.path.join(directory, WEIGHTS)) as z:
         model.set_weights([z[f"arr_{i}"].astype(np.float32) for i in range(len(z.files))])
     return model, info
-
-
-def size_bytes(directory):
-    return sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))
