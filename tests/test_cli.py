@@ -64,6 +64,7 @@ def test_top_level_help_lists_the_commands(capsys):
     assert code == 0 and all(c in out for c in COMMANDS) and "Exit codes" in out
 
 
+@pytest.mark.slow
 def test_python_dash_m_tfface_is_the_command():
     p = subprocess.run([sys.executable, "-m", "tfface", "iterative", "transform", "--help"], capture_output=True,
                        text=True, cwd=ROOT, timeout=120)

@@ -44,6 +44,7 @@ def precision():
     distribution.set_precision("float32")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["bfloat16", "float16"])
 def test_mixed_precision_step(precision, mode):
     precision(mode)
