@@ -50,17 +50,19 @@ def test_train_resume_save_and_load(tmp_path):
     assert any("resuming after epoch 3" in m for m in again) and not any("judge epoch" in m for m in again)
 
 
-def test_the_shipped_celeba_judge_loads_and_meets_its_targets():
-    model, info = judge.load(judge.shipped_dir("celeba", 64))
+@pytest.mark.parametrize("size", [64, 128])
+def test_the_shipped_celeba_judges_load_and_meet_their_targets(size):
+    model, info = judge.load(judge.shipped_dir("celeba", size))
+    assert info["image_size"] == size
     assert model.output.shape[-1] == len(info["attribute_names"]) == 40
     bal = info["val_balanced_accuracy"]
     targets = {"Eyeglasses": 0.97, "Smiling": 0.90, "Mouth_Slightly_Open": 0.90, "Male": 0.95, "Wearing_Hat": 0.93}
     assert all(bal[k] >= t for k, t in targets.items()), {k: bal[k] for k in targets}
     assert info["mean_val_balanced_accuracy"] >= 0.83
-    x = (np.random.default_rng(0).random((3, 64, 64, 3)) * 255).astype(np.uint8)
+    x = (np.random.default_rng(0).random((3, size, size, 3)) * 255).astype(np.uint8)
     p = judge.predict(model, x)
     assert p.shape == (3, 40) and np.isfinite(p).all() and ((p >= 0) & (p <= 1)).all()
-    with pytest.raises(FileNotFoundError, match="no shipped judge for celeba at 48 px \\(shipped: celeba-64px"):
+    with pytest.raises(FileNotFoundError, match="no shipped judge for celeba at 48 px \\(shipped: celeba-128px, celeba-64px"):
         judge.shipped_dir("celeba", 48)
 
 
