@@ -10,7 +10,7 @@ from tests.training.cli import ROOT
 from tfface import cli
 from tfface.settings import FIELDS, TYPES
 
-COMMANDS = ("train", "export", "edit", "evaluate", "iterative", "classifier", "judge")
+COMMANDS = ("train", "export", "edit", "evaluate", "iterative", "judge")
 
 
 def run_main(capsys, *argv, prog="tfface"):

@@ -7,7 +7,7 @@
     tfface edit --model M --input photo.jpg --output edited.jpg
     tfface evaluate --run_dir RUN
     tfface iterative transform --run_dir RUN a.jpg --set Eyeglasses=1
-    tfface classifier --data synthetic --image_size 64
+    tfface judge --data celeba:DIR --image_size 64
 
 Parsing is argparse; ``--help`` on every command lists every flag with its
 default.  ``tfface train``'s flags are generated from the declarations in
@@ -32,7 +32,7 @@ with silenced_native_stderr():
 from tfface import errors, files, photo  # noqa: E402  (after TensorFlow's quiet load)
 from tfface.data.images import load_image
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
-from tfface.evaluation import classifier, judge
+from tfface.evaluation import judge
 from tfface.evaluation.evaluate import evaluate
 from tfface.export import tflite
 from tfface.export.exporter import FORMATS, export_run
@@ -138,7 +138,7 @@ def cmd_edit(args):
 
 # -- evaluate ---------------------------------------------------------------------------------
 def cmd_evaluate(args):
-    evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare), args.classifier_steps)
+    evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare))
 
 
 # -- iterative --------------------------------------------------------------------------------
@@ -174,11 +174,7 @@ def cmd_iterative(args):
     print(f"wrote {out}")
 
 
-# -- classifier -------------------------------------------------------------------------------
-def cmd_classifier(args):
-    classifier.train(args.data, args.image_size, args.steps, args.batch_size, args.seed, args.out, args.attribute)
-
-
+# -- judge ------------------------------------------------------------------------------------
 def cmd_judge(args):
     judge.train(args.data, args.image_size, args.epochs, args.batch_size, args.learning_rate, args.width, args.work_dir,
                 args.out, args.seed, say=lambda m: print(m, flush=True))
@@ -225,13 +221,13 @@ def build_parser():
     p.add_argument("--overwrite", action="store_true", help=_help("replace an existing output file", "off"))
     p.set_defaults(run=cmd_edit)
 
-    p = sub.add_parser("evaluate", help="evaluate a run: ground truth, classifier flip rate, identity, landmarks",
+    p = sub.add_parser("evaluate", help="evaluate a run: ground truth, judged flip rate, identity, landmarks",
                        description="Writes <run_dir>/eval/metrics.json and report.md with figures.")
     p.add_argument("--run_dir", required=True, help="run directory to evaluate")
     p.add_argument("--data", default=None, help="test data (default: the run's own)")
     p.add_argument("--classifier", default=None,
-                   help="attribute classifier directory (default: classifiers/<data kind>-<size>px, trained if missing)")
-    p.add_argument("--classifier_steps", type=int, default=1500, help=_help("training steps of a new classifier", 1500))
+                   help="judge directory (judge.json + judge.weights.npz; default: the shipped judge for the data kind "
+                        "and image size, see tfface judge); nothing is trained")
     p.add_argument("--images", type=int, default=256, help=_help("test images per domain", 256))
     p.add_argument("--compare", default="", help="comma-separated run directories for the ablation table")
     p.set_defaults(run=cmd_evaluate)
@@ -256,16 +252,6 @@ def build_parser():
             a.add_argument("--output", default=None, help=f"PNG grid to write (default: {action}.png)")
         a.set_defaults(run=cmd_iterative)
 
-    p = sub.add_parser("classifier", help="train the attribute classifier that judges edits",
-                       description="Trains on the data's training split; writes classifier.keras and classifier.json.")
-    p.add_argument("--data", default="synthetic", help=_help("data to train on", "synthetic"))
-    p.add_argument("--image_size", type=int, default=64, help=_help("image size", 64))
-    p.add_argument("--steps", type=int, default=1500, help=_help("training steps", 1500))
-    p.add_argument("--batch_size", type=int, default=64, help=_help("batch size", 64))
-    p.add_argument("--attribute", default="attribute", help=_help("label name for --data=folders", "attribute"))
-    p.add_argument("--seed", type=int, default=0, help=_help("seed", 0))
-    p.add_argument("--out", default=None, help="output directory (default: classifiers/<data kind>-<size>px)")
-    p.set_defaults(run=cmd_classifier)
     p = sub.add_parser("judge", help="train the judge: a strong attribute classifier (resumable)",
                        description="Trains on the official train partition with augmentation and a class-balanced "
                                    "loss; reports per-attribute balanced accuracy on val.  Re-run to resume.")

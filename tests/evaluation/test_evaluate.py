@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tests.training.cli import TINY, run
-from tfface.evaluation import classifier
+from tfface.evaluation import judge
 from tfface.evaluation.evaluate import evaluate
 
 pytestmark = pytest.mark.slow
@@ -13,26 +13,28 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def classifier_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("clf") / "synthetic-32px"
-    info = classifier.train("synthetic", 32, steps=1000, batch_size=64, out=str(d), say=lambda m: None)
-    assert set(info["test_accuracy"]) >= {"Eyeglasses", "Male"}
-    return d, info
+    """A small 32-px synthetic judge (the shipped ones are 64 and 128 px)."""
+    d = tmp_path_factory.mktemp("judge")
+    info = judge.train("synthetic", 32, epochs=8, batch_size=32, width=0.25, work_dir=str(d / "work"),
+                       out=str(d / "synthetic-32px"), synthetic_sizes=(4096, 256), say=lambda m: None)
+    return d / "synthetic-32px", info
 
 
-def test_classifier_is_saved_reloaded_and_judges_true_flips(classifier_dir):
+def test_judge_sees_true_flips_and_not_do_nothing(classifier_dir):
     from tfface.data import synthetic
 
     d, info = classifier_dir
-    model, loaded = classifier.load(str(d))
-    assert loaded == info and info["test_accuracy"]["Eyeglasses"] > 0.9
+    model, loaded = judge.load(str(d))
+    assert loaded == info
     seeds = np.arange(10_000, 10_200)
     attrs = synthetic.sample_attributes(seeds)
     attrs[:, synthetic.attribute_index("Eyeglasses")] = 0
     x, cf, _ = synthetic.counterfactual(seeds, attrs, "Eyeglasses", 32)
     k = info["attribute_names"].index("Eyeglasses")
-    # The true edit (glasses added) flips the judge; doing nothing does not.
-    assert (classifier.predict(model, cf)[:, k] >= 0.5).mean() > 0.85
-    assert (classifier.predict(model, x)[:, k] >= 0.5).mean() < 0.15
+    # The true edit (glasses added) flips the judge; doing nothing does not.  (This judge is tiny, 32 px at
+    # width 0.25 for a minute: measured 0.73 on the true edits; the shipped judges are tested in test_judge.)
+    assert (judge.predict(model, cf)[:, k] >= 0.5).mean() > 0.6
+    assert (judge.predict(model, x)[:, k] >= 0.5).mean() < 0.15
 
 
 @pytest.fixture(scope="module")
@@ -54,14 +56,19 @@ def test_report_builds_from_a_tiny_run(runs, classifier_dir):
         assert set(gt["model"]) >= {"psnr", "ssim", "psnr_in_mask", "psnr_outside_mask", "residual_energy_in_mask"}
         # A 4-step editor barely changes its inputs: the judge's verdict on outputs is its verdict on inputs.
         c = saved[d]["classifier"]
-        assert c["flip_rate"] == pytest.approx(c["input_already_target"], abs=0.2), c
-        assert c["input_already_target"] < 0.2, c  # the test inputs are not at the target already
+        assert c["flip_rate"]["rate"] == pytest.approx(c["error_on_inputs"]["rate"], abs=0.2), c
+        # The judge tells the classes apart: it calls real target-class images the target far more often
+        # than the inputs (tiny judge: measured about 0.9 against 0.25 or less).
+        assert c["recall_on_real_targets"]["rate"] > c["error_on_inputs"]["rate"] + 0.4, c
+        for e in c.values():
+            assert e["n"] == 16 and e["low"] <= e["rate"] <= e["high"]
+        assert saved["judge"]["dir"] == str(classifier_dir[0])
         assert saved[d]["identity"]["pairs"] == 16
     lm = saved["landmarks"]
     assert lm["ground_truth"] == "exact synthetic landmarks" and set(lm) >= {"D0", "D1", "D1m"}
     assert [a["dual"] for a in saved["ablation"]] == [True, False]
     report = (ev / "report.md").read_text()
-    for section in ("## Synthetic ground truth", "## Attribute classifier flip rate", "## Identity preservation",
+    for section in ("## Synthetic ground truth", "## Judged flip rate", "## Identity preservation",
                     "(paper 1, Table 2)", "## Ablation", "## Figures"):
         assert section in report
     for fig in saved["figures"].values():
@@ -85,3 +92,11 @@ def test_iterative_report(tmp_path, classifier_dir):
     assert r["reconstruction"]["psnr"] == pytest.approx(metrics.mean_finite(metrics.psnr(rebuilt, x)), abs=1e-6)
     assert "Eyeglasses" in r["transformation"]
     assert "## Recognition" in (rd / "eval" / "report.md").read_text()
+
+
+def test_without_a_judge_for_the_size_the_flip_rate_is_skipped_not_trained(runs):
+    # The run is 32 px; no judge is shipped at 32 px, and evaluation trains none.
+    result = evaluate(str(runs / "no_dual"), images=4, say=lambda m: None)
+    assert result["add"]["classifier"] is None
+    assert "no shipped judge for synthetic at 32 px" in result["skipped"]["classifier_add"]
+    assert "judge" not in result

@@ -8,8 +8,9 @@ Writes ``<run_dir>/eval/metrics.json`` and ``<run_dir>/eval/report.md`` with
 figures (PNG) next to them; the directory is replaced as a whole.  What is
 measured is the method's (:mod:`tfface.evaluation.residual`,
 :mod:`tfface.evaluation.iterative`); this module supplies what both use:
-the run, its test data, the attribute classifier (trained once per dataset
-and reused, see :mod:`tfface.evaluation.classifier`), dlib identity
+the run, its test data, the judge (the attribute classifier shipped for the
+data kind and image size, or ``--classifier DIR``; nothing is trained at
+evaluation time, see :mod:`tfface.evaluation.judge`), dlib identity
 distances, and the record of measures that could not be taken.
 """
 
@@ -18,8 +19,7 @@ from __future__ import annotations
 import os
 
 from tfface import files
-from tfface.evaluation import classifier as clf
-from tfface.evaluation import face_measures
+from tfface.evaluation import face_measures, judge
 from tfface.evaluation.report import report
 from tfface.methods import load_run
 from tfface.training.run import RunDirectory
@@ -28,7 +28,7 @@ from tfface.training.run import RunDirectory
 class EvaluationContext:
     """One run under evaluation: its model, editor and test data, and the shared measures."""
 
-    def __init__(self, run_dir, data=None, classifier_dir=None, images=256, classifier_steps=1500, say=print):
+    def __init__(self, run_dir, data=None, classifier_dir=None, images=256, say=print):
         run = load_run(run_dir)
         self.run_dir, self.say, self.step = run.run_dir, say, run.step
         self.method, self.model = run.method, run.model
@@ -36,7 +36,7 @@ class EvaluationContext:
         self.editor = self.method.editor(self.model, self.settings)
         self.data = self.method.load_data(self.settings)
         self.images = images
-        self.classifier_dir, self.classifier_steps = classifier_dir, classifier_steps
+        self.classifier_dir = classifier_dir
         self.skipped = {}
         self._classifier = None
 
@@ -50,21 +50,25 @@ class EvaluationContext:
             return None
 
     def classifier(self):
-        """(model, info, directory) of the attribute classifier for this data, trained once if missing."""
+        """(model, info, directory) of the judge: ``--classifier DIR``, else the shipped one for
+        (data kind, image size); FileNotFoundError (the measure is skipped, with the reason) when neither exists."""
         if self._classifier is None:
-            d = self.classifier_dir or clf.default_dir(self.settings.data, self.settings.image_size)
-            if not os.path.isfile(os.path.join(d, "classifier.keras")):
-                self.say(f"training the attribute classifier for {self.settings.data} at {d} (reused next time)")
-                clf.train(self.settings.data, self.settings.image_size, self.classifier_steps, out=d,
-                          attribute=self.settings.attribute, say=self.say)
-            self._classifier = clf.load(d) + (d,)
+            spec = self.settings.data_spec
+            # Folders of faces are judged by the CelebA judge when the attribute is one of its labels.
+            kind = "celeba" if spec.kind == "folders" else spec.kind
+            d = self.classifier_dir or judge.shipped_dir(kind, self.settings.image_size)
+            model, info = judge.load(d)
+            if info["image_size"] != self.settings.image_size:
+                raise ValueError(f"the judge at {d} is for {info['image_size']} px images, the run's are "
+                                 f"{self.settings.image_size} px")
+            self._classifier = (model, info, d)
         return self._classifier
 
     def probability_of(self, images, attribute):
         model, info, _ = self.classifier()
         if attribute not in info["attribute_names"]:
-            raise ValueError(f"the attribute classifier has no label {attribute!r}")
-        return clf.predict(model, images)[:, info["attribute_names"].index(attribute)]
+            raise ValueError(f"the judge has no label {attribute!r}")
+        return judge.predict(model, images)[:, info["attribute_names"].index(attribute)]
 
     def identity(self, a, b):
         return face_measures.identity_summary(face_measures.identity_distances(a, b))
@@ -75,11 +79,11 @@ class EvaluationContext:
         return run.read_metrics() if run.has_metrics() else {}
 
 
-def evaluate(run_dir, data=None, classifier_dir=None, images=256, compare=(), classifier_steps=1500, say=print):
+def evaluate(run_dir, data=None, classifier_dir=None, images=256, compare=(), say=print):
     """Run every applicable measure; write <run_dir>/eval (replaced as a whole). Returns the metrics."""
     if images < 1:
         raise ValueError(f"--images must be >= 1, got {images}")
-    ctx = EvaluationContext(run_dir, data, classifier_dir, images, classifier_steps, say)
+    ctx = EvaluationContext(run_dir, data, classifier_dir, images, say)
     final = os.path.join(run_dir, "eval")
     with files.building_directory(final) as tmp:
         s = ctx.settings
@@ -88,8 +92,8 @@ def evaluate(run_dir, data=None, classifier_dir=None, images=256, compare=(), cl
         result.update(ctx.method.evaluate(ctx, tmp))
         if ctx._classifier is not None:
             _, info, d = ctx._classifier
-            result["classifier"] = {"dir": d, "mean_test_accuracy": info["mean_test_accuracy"],
-                                    "test_accuracy": info["test_accuracy"]}
+            result["judge"] = {"dir": d, "mean_val_balanced_accuracy": info["mean_val_balanced_accuracy"],
+                               "val_balanced_accuracy": info["val_balanced_accuracy"]}
         if compare:
             rows = []
             for other in [run_dir, *compare]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from tfface.evaluation import statistics
 from tfface.faces import dlib_models
 
 UPSCALE = 256
@@ -70,8 +71,10 @@ def identity_distances(inputs, outputs):
 
 def identity_summary(distances):
     d = np.asarray(distances, np.float64)
-    return {"median_distance": float(np.median(d)), "mean_distance": float(d.mean()),
-            "share_same_person": float(np.mean(d < IDENTITY_THRESHOLD)), "threshold": IDENTITY_THRESHOLD, "pairs": int(len(d))}
+    same = statistics.rate(d < IDENTITY_THRESHOLD)
+    return {"median_distance": float(np.median(d)), "median_interval": statistics.median_interval(d),
+            "mean_distance": float(d.mean()), "share_same_person": same["rate"],
+            "share_same_person_interval": [same["low"], same["high"]], "threshold": IDENTITY_THRESHOLD, "pairs": int(len(d))}
 
 
 def landmarks68(images, rects=None):

@@ -15,7 +15,7 @@ from keras import ops
 
 from tfface import files
 from tfface.data.pipeline import to_float
-from tfface.evaluation import metrics
+from tfface.evaluation import metrics, statistics
 from tfface.evaluation.report import fmt
 from tfface.inference import batched
 from tfface.losses import iterative as L
@@ -177,7 +177,7 @@ def evaluate(ctx, figures_dir):
 
         def flip(m=moved, k=k, name=name):
             p = ctx.probability_of(m, name)
-            return float(np.mean((p >= 0.5) == (c[:, k] < 0.5)))
+            return statistics.rate((p >= 0.5) == (c[:, k] < 0.5))
 
         entry["classifier_flip_rate"] = ctx.optional(f"classifier_{name}", flip)
         if ctx.data.has_ground_truth:
@@ -200,11 +200,12 @@ def report_sections(r):
     rc = r["reconstruction"]
     lines += ["", "## Reconstruction", "", f"PSNR {fmt(rc['psnr'])} dB, SSIM {fmt(rc['ssim'], 3)}"
               + (f", identity median distance {fmt(rc['identity']['median_distance'], 3)}" if rc.get("identity") else ""), "",
-              "## Transformation", "", "| attribute | classifier flip rate | identity median distance | PSNR in mask vs truth |",
+              "## Transformation", "", "| attribute | judged flip rate [95% Wilson] | identity median distance | PSNR in mask vs truth |",
               "|---|---|---|---|"]
     for name, t in r["transformation"].items():
         gt = t.get("ground_truth", {}).get("model", {})
-        lines.append(f"| {name} | {fmt(t.get('classifier_flip_rate'), 3)} | "
+        flip = t.get("classifier_flip_rate")
+        lines.append(f"| {name} | {statistics.interval_text(flip) if flip else '–'} | "
                      f"{fmt((t.get('identity') or {}).get('median_distance'), 3)} | {fmt(gt.get('psnr_in_mask'))} |")
     lines += ["", f"Columns: {' | '.join(r['figure_columns'])}", "", f"![transformations]({r['figures']['transform_grid']})", ""]
     return lines

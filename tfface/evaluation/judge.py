@@ -34,7 +34,7 @@ from tfface.data import pipeline
 from tfface.data.celeba import CROP, CelebA
 from tfface.data.collections import FileCollection, SyntheticCollection
 from tfface.data.spec import parse_data_flag
-from tfface.evaluation.classifier import predict  # uint8 images -> probabilities, batched
+from tfface.inference import batched
 
 CHANNELS = (32, 64, 128, 256)
 WEIGHTS, INFO = "judge.weights.npz", "judge.json"
@@ -76,6 +76,17 @@ def build(image_size, n_labels, width=1.0, dropout=0.3, name="judge"):
     logits = layers.Dense(n_labels, name="logits")(h)
     out = layers.Activation("sigmoid", name="attributes")(logits)
     return keras.Model(x_in, out, name=name)
+
+
+def predict(model, images, batch_size=128):
+    """uint8 images [N,S,S,3] -> probabilities [N, n_labels]."""
+    return batched(lambda x: model(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
+
+
+def features(model, images, batch_size=128):
+    """The judge's penultimate features (the ``features`` layer, global-average-pooled) [N, C] of uint8 images."""
+    trunk = keras.Model(model.input, model.get_layer("features").output)
+    return batched(lambda x: trunk(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
 
 
 def balanced_accuracy(probabilities, labels, threshold=0.5):
