@@ -64,11 +64,14 @@ def test_report_builds_from_a_tiny_run(runs, classifier_dir):
             assert e["n"] == 16 and e["low"] <= e["rate"] <= e["high"]
         assert saved["judge"]["dir"] == str(classifier_dir[0])
         assert saved[d]["identity"]["pairs"] == 16
+        # A 4-step editor's outputs are about as far from real target-class images as its inputs.
+        dist = saved[d]["distribution"]
+        assert dist["real_images"] == 16 and dist["model"]["frechet"] == pytest.approx(dist["do_nothing"]["frechet"], rel=0.5)
     lm = saved["landmarks"]
     assert lm["ground_truth"] == "exact synthetic landmarks" and set(lm) >= {"D0", "D1", "D1m"}
     assert [a["dual"] for a in saved["ablation"]] == [True, False]
     report = (ev / "report.md").read_text()
-    for section in ("## Synthetic ground truth", "## Judged flip rate", "## Identity preservation",
+    for section in ("## Synthetic ground truth", "## Judged flip rate", "## Distance to real images", "## Identity preservation",
                     "(paper 1, Table 2)", "## Ablation", "## Figures"):
         assert section in report
     for fig in saved["figures"].values():

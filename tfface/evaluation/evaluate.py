@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 
 from tfface import files
-from tfface.evaluation import face_measures, judge
+from tfface.evaluation import distances, face_measures, judge
 from tfface.evaluation.report import report
 from tfface.methods import load_run
 from tfface.training.run import RunDirectory
@@ -69,6 +69,19 @@ class EvaluationContext:
         if attribute not in info["attribute_names"]:
             raise ValueError(f"the judge has no label {attribute!r}")
         return judge.predict(model, images)[:, info["attribute_names"].index(attribute)]
+
+    def features(self, images):
+        """The judge's penultimate features of uint8 images (for distribution distances)."""
+        return judge.features(self.classifier()[0], images)
+
+    def distribution_distances(self, edited, unedited, real):
+        """Fréchet and kernel distances on judge features from ``real`` images, of the edits and of doing nothing."""
+        f_real = self.features(real)
+        out = {"real_images": int(len(real))}
+        for who, imgs in (("model", edited), ("do_nothing", unedited)):
+            f = self.features(imgs)
+            out[who] = {"frechet": distances.frechet_distance(f, f_real), "kernel": distances.kernel_distance(f, f_real)}
+        return out
 
     def identity(self, a, b):
         return face_measures.identity_summary(face_measures.identity_distances(a, b))

@@ -85,6 +85,8 @@ def evaluate(ctx, figures_dir):
                     "recall_on_real_targets": statistics.rate(hit(ctx.probability_of(real_target, attribute)))}
 
         entry["classifier"] = ctx.optional(f"classifier_{direction}", flip)
+        entry["distribution"] = ctx.optional(
+            f"distribution_{direction}", lambda x=x, y=y, domain=domain: ctx.distribution_distances(y, x, sets[DIRECTIONS[1 - domain]][1]))
         entry["identity"] = ctx.optional(f"identity_{direction}", lambda x=x, y=y: ctx.identity(x, y))
         out[direction] = entry
     if attribute == "Eyeglasses":
@@ -205,6 +207,19 @@ def report_sections(r):
         lines += [f"| {d} | {ci(r[d]['classifier']['flip_rate'])} | {ci(r[d]['classifier']['error_on_inputs'])} | "
                   f"{ci(r[d]['classifier']['recall_on_real_targets'])} | {r[d]['classifier']['flip_rate']['n']} |"
                   for d in DIRECTIONS if r[d].get("classifier")]
+        lines.append("")
+    if any(r[d].get("distribution") for d in DIRECTIONS):
+        lines += ["## Distance to real images of the target class", "",
+                  "On the judge's penultimate features (not FID: Inception's weights are not available offline; "
+                  "compare within one judge only). Fréchet distance, and the kernel distance (unbiased MMD², "
+                  "KID's cubic kernel) that is fair to small samples. Lower is closer; doing nothing is the baseline.", "",
+                  "| direction | Fréchet (model) | Fréchet (do nothing) | kernel (model) | kernel (do nothing) | real images |",
+                  "|---|---|---|---|---|---|"]
+        for d in DIRECTIONS:
+            t = r[d].get("distribution")
+            if t:
+                lines.append(f"| {d} | {fmt(t['model']['frechet'], 3)} | {fmt(t['do_nothing']['frechet'], 3)} | "
+                             f"{fmt(t['model']['kernel'], 4)} | {fmt(t['do_nothing']['kernel'], 4)} | {t['real_images']} |")
         lines.append("")
     if any(r[d].get("identity") for d in DIRECTIONS):
         lines += ["## Identity preservation", "", "dlib 128-D embeddings, input vs output (same person below 0.6).", "",
