@@ -76,3 +76,17 @@ def test_the_shipped_judge_sees_what_celeba_says(celeba_sample):
     bal = judge.balanced_accuracy(judge.predict(model, x), y)
     k = info["attribute_names"].index("Eyeglasses")
     assert bal[k] > 0.93 and CelebA.load(str(celeba_sample)).attribute_names == tuple(info["attribute_names"])
+
+
+def test_the_shipped_synthetic_judge_sees_true_flips_and_not_do_nothing():
+    from tfface.data import synthetic
+
+    model, info = judge.load(judge.shipped_dir("synthetic", 64))
+    assert info["mean_val_balanced_accuracy"] > 0.99 and tuple(info["attribute_names"]) == synthetic.ATTRIBUTES
+    seeds = np.arange(20_000, 20_128)  # not the judge's training identities
+    attrs = synthetic.sample_attributes(seeds)
+    k = info["attribute_names"].index("Eyeglasses")
+    attrs[:, synthetic.attribute_index("Eyeglasses")] = 0
+    x, cf, _ = synthetic.counterfactual(seeds, attrs, "Eyeglasses", 64)
+    assert (judge.predict(model, cf)[:, k] >= 0.5).mean() > 0.95
+    assert (judge.predict(model, x)[:, k] >= 0.5).mean() < 0.05
