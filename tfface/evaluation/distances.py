@@ -1,7 +1,7 @@
 """Distances between two sets of image features (what FID and KID measure, on the judge's features).
 
 FID's Inception weights cannot be downloaded here, so the features are the
-judge's penultimate layer (:func:`tfface.evaluation.judge.features`), and the
+judge's penultimate layer (``EvaluationContext.features`` in :mod:`tfface.evaluation.evaluate`), and the
 numbers are named for what they are: "Fréchet distance on judge features"
 and "kernel distance (unbiased MMD²) on judge features".  They compare
 within one judge only, never with published FID/KID values.

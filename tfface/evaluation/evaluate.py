@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import os
 
+import keras
+
 from tfface import files
 from tfface.evaluation import distances, face_measures, judge
 from tfface.evaluation.report import report
@@ -39,6 +41,7 @@ class EvaluationContext:
         self.classifier_dir = classifier_dir
         self.skipped = {}
         self._classifier = None
+        self._features = None
 
     def optional(self, name, fn):
         """``fn()``, or None with the reason recorded under ``name`` when a measure cannot be taken
@@ -72,7 +75,10 @@ class EvaluationContext:
 
     def features(self, images):
         """The judge's penultimate features of uint8 images (for distribution distances)."""
-        return judge.features(self.classifier()[0], images)
+        if self._features is None:  # the judge's trunk, built once
+            model = self.classifier()[0]
+            self._features = keras.Model(model.input, model.get_layer("features").output)
+        return judge.predict(self._features, images)
 
     def distribution_distances(self, edited, unedited, real):
         """Fréchet and kernel distances on judge features from ``real`` images, of the edits and of doing nothing."""

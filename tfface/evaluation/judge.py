@@ -83,12 +83,6 @@ def predict(model, images, batch_size=128):
     return batched(lambda x: model(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
 
 
-def features(model, images, batch_size=128):
-    """The judge's penultimate features (the ``features`` layer, global-average-pooled) [N, C] of uint8 images."""
-    trunk = keras.Model(model.input, model.get_layer("features").output)
-    return batched(lambda x: trunk(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
-
-
 def balanced_accuracy(probabilities, labels, threshold=0.5):
     """Per attribute: (true-positive rate + true-negative rate) / 2; NaN where a class is absent."""
     pred = np.asarray(probabilities) >= threshold
