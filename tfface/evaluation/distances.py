@@ -12,6 +12,14 @@ from __future__ import annotations
 import numpy as np
 
 
+def _feature_sets(a, b):
+    """Both as float64 [N, D]; ValueError unless each has >= 2 rows and they share D."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
+        raise ValueError(f"need two feature sets [N>=2, D] of equal D, got {a.shape} and {b.shape}")
+    return a, b
+
+
 def _sqrt_psd(m):
     w, v = np.linalg.eigh((m + m.T) / 2)
     return (v * np.sqrt(np.clip(w, 0, None))) @ v.T
@@ -24,9 +32,7 @@ def frechet_distance(a, b):
     trace as (S_a S_b)^½, and numerically stable, with eigh; no scipy).
     Biased for small N (it grows as N shrinks): compare sets of equal size.
     """
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
-        raise ValueError(f"need two feature sets [N>=2, D] of equal D, got {a.shape} and {b.shape}")
+    a, b = _feature_sets(a, b)
     mu = a.mean(0) - b.mean(0)
     sa, sb = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
     root = _sqrt_psd(sa)
@@ -40,9 +46,7 @@ def kernel_distance(a, b):
     Unbiased: its expectation is 0 when both sets come from one distribution
     (so it can be slightly negative), and it is fair to small samples.
     """
-    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
-    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1] or len(a) < 2 or len(b) < 2:
-        raise ValueError(f"need two feature sets [N>=2, D] of equal D, got {a.shape} and {b.shape}")
+    a, b = _feature_sets(a, b)
     d = a.shape[1]
     k = lambda x, y: (x @ y.T / d + 1) ** 3  # noqa: E731
     kaa, kbb, kab = k(a, a), k(b, b), k(a, b)

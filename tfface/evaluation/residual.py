@@ -196,7 +196,7 @@ def report_sections(r):
         lines.append("")
     if any(r[d].get("classifier") for d in DIRECTIONS):
         j = r.get("judge", {})
-        ci = lambda e: statistics.interval_text(e)  # noqa: E731
+        ci = statistics.interval_text
         lines += ["## Judged flip rate", "",
                   f"Share of edited test images the judge (`{j.get('dir')}`, mean val balanced accuracy "
                   f"{fmt(j.get('mean_val_balanced_accuracy'), 3)}) gives the target value, with 95% Wilson intervals. "
