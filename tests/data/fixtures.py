@@ -14,8 +14,11 @@ def random_rgb(h, w, seed=0):
     return (np.random.default_rng(seed).random((h, w, 3)) * 255).astype(np.uint8)
 
 
-def write_celeba(root, n=40, seed=0, csv=False, partition=True):
-    """A CelebA tree with n 178x218 JPEGs; returns the 0/1 label matrix."""
+def write_celeba(root, n=40, seed=0, csv=False, partition=True, parts=None):
+    """A CelebA tree with n 178x218 JPEGs; returns (file names, the 0/1 label matrix).
+
+    The partition file (unless ``partition`` is False) gives ``parts`` (one 0/1/2 per image), by default
+    the first 80% train, the next 10% val, the last 10% test."""
     img_dir = os.path.join(root, "img_align_celeba")
     os.makedirs(img_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
@@ -35,7 +38,8 @@ def write_celeba(root, n=40, seed=0, csv=False, partition=True):
             for name, row in zip(names, pm):
                 f.write(name + " " + " ".join(f"{v:2d}" for v in row) + "\n")
     if partition:
-        parts = [0 if i < n * 0.8 else (1 if i < n * 0.9 else 2) for i in range(n)]
+        if parts is None:
+            parts = [0 if i < n * 0.8 else (1 if i < n * 0.9 else 2) for i in range(n)]
         if csv:
             with open(os.path.join(root, "list_eval_partition.csv"), "w") as f:
                 f.write("image_id,partition\n" + "".join(f"{a},{p}\n" for a, p in zip(names, parts)))

@@ -8,6 +8,7 @@ from tests.data.fixtures import random_rgb, write_bad_files, write_celeba
 from tfface.data import images, pipeline, synthetic
 from tfface.data.sources import load_domains, load_labeled
 from tfface.data.spec import parse_data_flag
+from tfface.errors import DataError
 
 
 def test_parse_data_flag():
@@ -61,25 +62,86 @@ def test_index_stream_reshuffles_each_epoch_and_resumes_mid_epoch():
     assert list(pipeline.index_stream(5, seed=1, start=7).take(8).as_numpy_iterator()) == full[7:15]
 
 
-def test_celeba_domains_and_labels(tmp_path):
+def test_celeba_domains_train_on_the_train_partition_and_test_on_all_held_out_images(tmp_path):
     root = str(tmp_path / "celeba")
-    names, labels = write_celeba(root, n=60)
-    k = list(synthetic.ATTRIBUTES).index("Smiling")
-    d = load_domains(f"celeba:{root}", "Smiling", image_size=32, test_per_class=3)
-    pos = labels[:, 31].sum()  # Smiling is CelebA column 31
-    n_test = min(3, int(min(pos, 60 - pos) * 0.2))
-    assert d.test[0].size == d.test[1].size == n_test
-    assert d.train[0].size == d.train[1].size == min(pos, 60 - pos) - n_test
+    parts = [0] * 50 + [1] * 10 + [2] * 20
+    names, labels = write_celeba(root, n=80, parts=parts)
+    col = labels[:, 31]  # Smiling is CelebA column 31
+    d = load_domains(f"celeba:{root}", "Smiling", image_size=32)
+    base = lambda c: sorted(os.path.basename(p) for p in c.paths)  # noqa: E731
+    test_files = {c: base(d.test[c]) for c in (0, 1)}
+    # Every image of the test partition (val is not used when test exists), each in its class.
+    for c in (0, 1):
+        assert test_files[c] == [names[i] for i in range(60, 80) if col[i] == c]
+    # Train: the train partition only, balanced (all of its minority class, as many of the majority).
+    train_rows = [names.index(f) for c in (0, 1) for f in base(d.train[c])]
+    assert all(parts[i] == 0 for i in train_rows)
+    n_min = min(int(col[:50].sum()), int(50 - col[:50].sum()))
+    assert d.train[0].size == d.train[1].size == n_min
+    assert all(col[names.index(f)] == c for c in (0, 1) for f in base(d.train[c]))
     (x0, x1), = take(d.train_dataset(4), 1)
     assert x0.shape == (4, 32, 32, 3)
     with pytest.raises(ValueError, match="valid: 5_o_Clock_Shadow"):
         load_domains(f"celeba:{root}", "Smile", image_size=32)
     lab = load_labeled(f"celeba:{root}", image_size=32)
-    assert lab.train.size == 48 and lab.test.size == 6 and len(lab.attribute_names) == 40
+    assert lab.train.size == 50 and lab.test.size == 20 and len(lab.attribute_names) == 40
     # Labels travel with their images: the loader returns each file's row.
-    imgs, rows = lab.train.load_batch(np.array([0, 5]))
-    np.testing.assert_array_equal(rows, labels[[0, 5]])
-    assert k >= 0
+    imgs, rows = lab.test.load_batch(np.array([0, 5]))
+    np.testing.assert_array_equal(rows, labels[[names.index(os.path.basename(lab.test.paths[i])) for i in (0, 5)]])
+
+
+def test_evaluation_data_is_the_held_out_split_alone_in_a_fixed_random_order(tmp_path):
+    # The 21,000-image sample's layout: train and val rows, no test rows -> val is held out.
+    root = str(tmp_path / "trainval")
+    names, labels = write_celeba(root, n=60, parts=[0] * 40 + [1] * 20)
+    d = load_domains(f"celeba:{root}", "Smiling", image_size=32, test_only=True)
+    assert d.train is None and "train none" in d.describe()
+    held = sorted(os.path.basename(p) for c in d.test for p in c.paths)
+    assert held == names[40:]
+    # A fixed random order (not the file order), the same at every load and for every run seed: the
+    # first N images are a random subset that two evaluations share.
+    order = [os.path.basename(p) for p in d.test[0].paths]
+    assert order != sorted(order)
+    again = load_domains(f"celeba:{root}", "Smiling", image_size=32, seed=7, test_only=True)
+    assert [os.path.basename(p) for p in again.test[0].paths] == order
+    np.testing.assert_array_equal(d.first_images("test", 3), again.first_images("test", 3))
+    assert len(d.first_images("test")) == d.test[0].size
+    # A test-only copy: a partition file with test rows alone, or no partition file at all.
+    only_test = str(tmp_path / "test_only")
+    names, _ = write_celeba(only_test, n=30, parts=[2] * 30)
+    d = load_domains(f"celeba:{only_test}", "Smiling", image_size=32, test_only=True)
+    assert d.test[0].size + d.test[1].size == 30
+    lab = load_labeled(f"celeba:{only_test}", image_size=32, test_only=True)
+    assert lab.train is None and lab.test.size == 30
+    with pytest.raises(DataError, match="no train \\(0\\) rows to train on"):
+        load_domains(f"celeba:{only_test}", "Smiling", image_size=32)
+    no_partition = str(tmp_path / "no_partition")
+    write_celeba(no_partition, n=30, partition=False)
+    d = load_domains(f"celeba:{no_partition}", "Smiling", image_size=32, test_only=True)
+    assert d.test[0].size + d.test[1].size == 30
+    # Training without a partition file keeps the paper's random balanced split.
+    assert load_domains(f"celeba:{no_partition}", "Smiling", image_size=32).train is not None
+    only_train = str(tmp_path / "only_train")
+    write_celeba(only_train, n=20, parts=[0] * 20)
+    with pytest.raises(DataError, match="no test \\(2\\) or val \\(1\\) rows"):
+        load_domains(f"celeba:{only_train}", "Smiling", image_size=32, test_only=True)
+
+
+def test_folders_as_evaluation_data_are_every_image(tmp_path):
+    a, b = tmp_path / "A", tmp_path / "B"
+    for k, d in enumerate((a, b)):
+        d.mkdir()
+        for i in range(7 + k):
+            from PIL import Image
+
+            Image.fromarray(random_rgb(40, 40, 10 * k + i)).save(d / f"{i}.png")
+    d = load_domains(f"folders:{a},{b}", "Hat", image_size=16, test_only=True)
+    assert d.train is None and (d.test[0].size, d.test[1].size) == (7, 8)
+    lab = load_labeled(f"folders:{a},{b}", image_size=16, test_only=True, attribute="Hat")
+    assert lab.test.size == 15 and lab.test.load_batch(np.arange(15))[1].sum() == 8
+    # Training holds out 10% (at least one image) of each folder.
+    d = load_domains(f"folders:{a},{b}", "Hat", image_size=16)
+    assert (d.test[0].size, d.test[1].size) == (1, 1)
 
 
 def test_bad_files_in_a_dataset_are_skipped_and_counted(tmp_path):
@@ -141,5 +203,8 @@ def test_synthetic_labeled_data():
 def test_shared_celeba_sample_pipeline(celeba_sample):
     d = load_domains(f"celeba:{celeba_sample}", "Eyeglasses", image_size=64)
     assert d.skip_log.counts == {}
+    # Trained on the official train partition (balanced), tested on the whole val partition (no test rows).
+    assert d.test[0].size + d.test[1].size == 2295
+    assert d.train[0].size == d.train[1].size
     (x0, x1), = take(d.train_dataset(8), 1)
     assert x0.shape == (8, 64, 64, 3) and -1 <= x0.min() and x0.max() <= 1

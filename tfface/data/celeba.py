@@ -1,4 +1,4 @@
-"""CelebA in its standard layout, and the residual paper's balanced split.
+"""CelebA in its standard layout, its official partition, and the residual paper's balanced split.
 
 Layout (``root`` is the directory the user passes with ``--data=celeba:root``)::
 
@@ -178,6 +178,48 @@ class CelebA:
         if self.partition is None:
             raise FileNotFoundError(f"CelebA partition file not found: {os.path.join(self.root, 'list_eval_partition.txt')} (or .csv)")
         return np.flatnonzero(self.partition == PARTITIONS[split])
+
+    def held_out_indices(self):
+        """The images every evaluation reads: the official *test* partition, or *val* when the partition
+        file has no test rows (the 21,000-image sample); all images when there is no partition file (a
+        test-only copy).  DataError when the partition file has neither."""
+        if self.partition is None:
+            return np.arange(len(self.filenames))
+        for split in ("test", "val"):
+            idx = self.split_indices(split)
+            if idx.size:
+                return idx
+        raise DataError(f"CelebA at {self.root}: the partition file has no test (2) or val (1) rows to evaluate on")
+
+    def train_indices(self):
+        """The official *train* partition; DataError when it is empty (e.g. a test-only copy)."""
+        idx = self.split_indices("train")
+        if idx.size == 0:
+            raise DataError(f"CelebA at {self.root}: the partition file has no train (0) rows to train on")
+        return idx
+
+
+def official_domains(labels, train_idx, held_out_idx, seed=0):
+    """The residual paper's balanced training (§4) within CelebA's official partition.
+
+    Train: the train partition's images of the minority class and as many
+    random ones of the majority class (``seed``).  Test: every held-out image
+    (:meth:`CelebA.held_out_indices`) of each class, in the order given, so
+    the test people never appear in training.
+    Returns ``{"train0", "train1", "test0", "test1"}``.
+    """
+    labels = np.asarray(labels).reshape(-1)
+    train_idx, held_out_idx = np.asarray(train_idx), np.asarray(held_out_idx)
+    by_class = [train_idx[labels[train_idx] == c] for c in (0, 1)]
+    if min(map(len, by_class)) < 1:
+        raise DataError(f"the train partition needs images with and without the attribute, "
+                        f"got {len(by_class[1])} and {len(by_class[0])}")
+    rng, n = np.random.default_rng(seed), min(map(len, by_class))
+    out = {}
+    for c in (0, 1):
+        out[f"train{c}"] = np.sort(rng.permutation(by_class[c])[:n])
+        out[f"test{c}"] = held_out_idx[labels[held_out_idx] == c]
+    return out
 
 
 def balanced_domains(labels, seed=0, test_per_class=1000, max_test_fraction=0.2):

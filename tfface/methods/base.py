@@ -5,7 +5,7 @@ The shared machinery never asks which method it runs; it calls these hooks:
 ========================  =============================================================
 training (tfface.training.loop)
 ``resolve(settings)``     fill in the method's defaults (e.g. alpha by attribute)
-``load_data(settings)``   the data source's train/test split for this method
+``load_data(settings)``   the data source's train/test split (``test_only``: held-out images alone)
 ``build_model(...)``      the compiled Keras model with its two optimizers built
 ``checkpoint_objects``    what a checkpoint holds (model, both optimizers)
 ``set_learning_rate``     apply ``--learning_rate`` after restoring (may change on resume)
@@ -72,7 +72,8 @@ class Method:
         return os.path.join("runs", f"{self.name}-{self.subject(settings)}-{settings.data_spec.kind}-{settings.image_size}px")
 
     # -- data and model -----------------------------------------------------------------------
-    def load_data(self, settings: Settings):
+    def load_data(self, settings: Settings, test_only=False):
+        """DomainData or LabeledData (:mod:`tfface.data.sources`); ``test_only``: the held-out images alone."""
         raise NotImplementedError
 
     def model_arguments(self, settings: Settings) -> dict:

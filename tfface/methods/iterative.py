@@ -43,10 +43,10 @@ class IterativeMethod(Method):
     def subject(self, s):
         return "all"
 
-    def load_data(self, s):
+    def load_data(self, s, test_only=False):
         return load_labeled(s.data_spec, s.image_size, seed=s.seed, strict=s.strict_data, split=s.split,
                             synthetic_test_size=s.eval_images, synthetic_train_size=s.synthetic_train_size,
-                            attribute=s.attribute)
+                            attribute=s.attribute, test_only=test_only)
 
     def model_arguments(self, s):
         return {"n_labels": len(self.attribute_names(s))}

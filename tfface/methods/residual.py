@@ -38,9 +38,10 @@ class ResidualMethod(Method):
     def subject(self, s):
         return s.attribute
 
-    def load_data(self, s):
+    def load_data(self, s, test_only=False):
         return load_domains(s.data_spec, s.attribute, s.image_size, seed=s.seed, strict=s.strict_data,
-                            synthetic_test_size=s.eval_images, synthetic_train_size=s.synthetic_train_size)
+                            synthetic_test_size=s.eval_images, synthetic_train_size=s.synthetic_train_size,
+                            test_only=test_only)
 
     def loss_arguments(self, s):
         return {"alpha": s.alpha, "beta": s.beta}
