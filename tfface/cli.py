@@ -224,11 +224,15 @@ def build_parser():
     p = sub.add_parser("evaluate", help="evaluate a run: ground truth, judged flip rate, identity, landmarks",
                        description="Writes <run_dir>/eval/metrics.json and report.md with figures.")
     p.add_argument("--run_dir", required=True, help="run directory to evaluate")
-    p.add_argument("--data", default=None, help="test data (default: the run's own)")
+    p.add_argument("--data", default=None,
+                   help="test data (default: the run's own test split): celeba:DIR evaluates DIR's test partition "
+                        "(val when it has none, every image when there is no partition file), folders:A,B every image "
+                        "of A and B; nothing is trained on it")
     p.add_argument("--classifier", default=None,
                    help="judge directory (judge.json + judge.weights.npz; default: the shipped judge for the data kind "
                         "and image size, see tfface judge); nothing is trained")
-    p.add_argument("--images", type=int, default=256, help=_help("test images per domain", 256))
+    p.add_argument("--images", type=int, default=None,
+                   help=_help("test images per domain, a random subset fixed for every run", "all of the test split"))
     p.add_argument("--compare", default="", help="comma-separated run directories for the ablation table")
     p.set_defaults(run=cmd_evaluate)
 

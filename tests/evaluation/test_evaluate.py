@@ -101,5 +101,23 @@ def test_without_a_judge_for_the_size_the_flip_rate_is_skipped_not_trained(runs)
     # The run is 32 px; no judge is shipped at 32 px, and evaluation trains none.
     result = evaluate(str(runs / "no_dual"), images=4, say=lambda m: None)
     assert result["add"]["classifier"] is None
-    assert "no shipped judge for synthetic at 32 px" in result["skipped"]["classifier_add"]
+    assert "no shipped judge for synthetic at 32 px" in result["skipped"]["judge"]
     assert "judge" not in result
+
+
+def test_evaluation_on_a_test_only_celeba_copy_reads_all_of_it_or_a_fixed_subset(runs, classifier_dir, tmp_path):
+    from tests.data.fixtures import write_celeba
+
+    # A copy with test rows alone: nothing to train on, so it can only be evaluated, never trained on.
+    root = tmp_path / "celeba_test"
+    _, labels = write_celeba(str(root), n=24, parts=[2] * 24)
+    glasses = int(labels[:, 15].sum())  # Eyeglasses is CelebA column 15
+    data = f"celeba:{root}"
+    result = evaluate(str(runs / "no_dual"), data=data, classifier_dir=str(classifier_dir[0]), say=lambda m: None)
+    assert result["data"] == data
+    assert (result["add"]["images"], result["remove"]["images"]) == (24 - glasses, glasses)
+    assert result["add"]["classifier"]["flip_rate"]["n"] == 24 - glasses
+    # The real target-class images of adding are the test images that have glasses, all of them.
+    assert result["add"]["distribution"]["real_images"] == glasses
+    small = evaluate(str(runs / "no_dual"), data=data, classifier_dir=str(classifier_dir[0]), images=3, say=lambda m: None)
+    assert (small["add"]["images"], small["remove"]["images"]) == (3, 3)

@@ -2,7 +2,8 @@
 
     tfface evaluate --run_dir runs/residual-Eyeglasses-synthetic-64px
     tfface evaluate --run_dir RUN --compare runs/no-residual,runs/no-dual    # ablation table
-    tfface evaluate --run_dir RUN --data celeba:/data/celeba                 # other test data
+    tfface evaluate --run_dir RUN --data celeba:/data/celeba                 # its test split (or val)
+    tfface evaluate --run_dir RUN --data folders:/faces/A,/faces/B --images 500   # a random 500 of each
 
 Writes ``<run_dir>/eval/metrics.json`` and ``<run_dir>/eval/report.md`` with
 figures (PNG) next to them; the directory is replaced as a whole.  What is
@@ -19,29 +20,37 @@ from __future__ import annotations
 import os
 
 import keras
+import numpy as np
 
 from tfface import files
 from tfface.evaluation import distances, face_measures, judge
 from tfface.evaluation.report import report
+from tfface.inference import batched
 from tfface.methods import load_run
 from tfface.training.run import RunDirectory
 
 
 class EvaluationContext:
-    """One run under evaluation: its model, editor and test data, and the shared measures."""
+    """One run under evaluation: its model, editor and test data, and the shared measures.
 
-    def __init__(self, run_dir, data=None, classifier_dir=None, images=256, say=print):
+    ``data`` (a ``--data`` value) evaluates on other data: its held-out images
+    alone, no training split is read (:func:`tfface.data.sources.load_domains`).
+    ``images``: test images per domain (None: all of them), a fixed random subset.
+    """
+
+    def __init__(self, run_dir, data=None, classifier_dir=None, images=None, say=print):
         run = load_run(run_dir)
         self.run_dir, self.say, self.step = run.run_dir, say, run.step
         self.method, self.model = run.method, run.model
-        self.settings = run.settings.replace(eval_images=images, **({"data": data} if data else {})).validate()
+        changes = {**({"data": data} if data else {}), **({"eval_images": images} if images else {})}
+        self.settings = run.settings.replace(**changes).validate()
         self.editor = self.method.editor(self.model, self.settings)
-        self.data = self.method.load_data(self.settings)
+        self.data = self.method.load_data(self.settings, test_only=data is not None)
         self.images = images
         self.classifier_dir = classifier_dir
         self.skipped = {}
         self._classifier = None
-        self._features = None
+        self._judge_outputs = None
 
     def optional(self, name, fn):
         """``fn()``, or None with the reason recorded under ``name`` when a measure cannot be taken
@@ -67,26 +76,33 @@ class EvaluationContext:
             self._classifier = (model, info, d)
         return self._classifier
 
-    def probability_of(self, images, attribute):
-        model, info, _ = self.classifier()
-        if attribute not in info["attribute_names"]:
+    def label_index(self, attribute):
+        """The judge's column of ``attribute``; ValueError when it has no such label."""
+        names = self.classifier()[1]["attribute_names"]
+        if attribute not in names:
             raise ValueError(f"the judge has no label {attribute!r}")
-        return judge.predict(model, images)[:, info["attribute_names"].index(attribute)]
+        return names.index(attribute)
 
-    def features(self, images):
-        """The judge's penultimate features of uint8 images (for distribution distances)."""
-        if self._features is None:  # the judge's trunk, built once
+    def judged(self, images):
+        """(probabilities of all the judge's labels [N, K], its penultimate features [N, F]) of uint8 images,
+        from one pass of the judge."""
+        if self._judge_outputs is None:  # the judge with its features as a second output, built once
             model = self.classifier()[0]
-            self._features = keras.Model(model.input, model.get_layer("features").output)
-        return judge.predict(self._features, images)
+            self._judge_outputs = keras.Model(model.input, [model.output, model.get_layer("features").output])
+        return batched(lambda x: tuple(self._judge_outputs(x, training=False)), np.asarray(images, np.float32),
+                       batch_size=judge.BATCH_SIZE)
 
-    def distribution_distances(self, edited, unedited, real):
-        """Fréchet and kernel distances on judge features from ``real`` images, of the edits and of doing nothing."""
-        f_real = self.features(real)
+    def probability_of(self, images, attribute):
+        k = self.label_index(attribute)
+        return self.judged(images)[0][:, k]
+
+    @staticmethod
+    def distribution_distances(edited, unedited, real):
+        """Fréchet and kernel distances on judge features from ``real`` images' features, of the edits' and of
+        doing nothing's (the unedited inputs')."""
         out = {"real_images": int(len(real))}
-        for who, imgs in (("model", edited), ("do_nothing", unedited)):
-            f = self.features(imgs)
-            out[who] = {"frechet": distances.frechet_distance(f, f_real), "kernel": distances.kernel_distance(f, f_real)}
+        for who, f in (("model", edited), ("do_nothing", unedited)):
+            out[who] = {"frechet": distances.frechet_distance(f, real), "kernel": distances.kernel_distance(f, real)}
         return out
 
     def identity(self, a, b):
@@ -98,9 +114,11 @@ class EvaluationContext:
         return run.read_metrics() if run.has_metrics() else {}
 
 
-def evaluate(run_dir, data=None, classifier_dir=None, images=256, compare=(), say=print):
-    """Run every applicable measure; write <run_dir>/eval (replaced as a whole). Returns the metrics."""
-    if images < 1:
+def evaluate(run_dir, data=None, classifier_dir=None, images=None, compare=(), say=print):
+    """Run every applicable measure; write <run_dir>/eval (replaced as a whole). Returns the metrics.
+
+    ``images``: test images per domain, a fixed random subset (None: the whole test split)."""
+    if images is not None and images < 1:
         raise ValueError(f"--images must be >= 1, got {images}")
     ctx = EvaluationContext(run_dir, data, classifier_dir, images, say)
     final = os.path.join(run_dir, "eval")

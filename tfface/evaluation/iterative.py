@@ -90,8 +90,9 @@ def training_prevalence(data, n=4096):
     return (labels.mean(axis=0) >= 0.5).astype(np.float32)
 
 
-def _test_set(data, n):
-    idx = np.arange(min(n, data.test.size))
+def _test_set(data, n=None):
+    """The first ``n`` test images (all when None), their indices and labels."""
+    idx = np.arange(data.test.size if n is None else min(n, data.test.size))
     x, c = data.test.load_batch(idx)
     return idx, x, c
 

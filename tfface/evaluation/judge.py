@@ -78,7 +78,10 @@ def build(image_size, n_labels, width=1.0, dropout=0.3, name="judge"):
     return keras.Model(x_in, out, name=name)
 
 
-def predict(model, images, batch_size=128):
+BATCH_SIZE = 128
+
+
+def predict(model, images, batch_size=BATCH_SIZE):
     """uint8 images [N,S,S,3] -> probabilities [N, n_labels]."""
     return batched(lambda x: model(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
 

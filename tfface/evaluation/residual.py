@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import tensorflow as tf
 from PIL import Image
 from tf_keras_vis.saliency import Saliency
 from tf_keras_vis.utils.model_modifiers import ReplaceToLinear
@@ -69,24 +70,27 @@ def summary_lines(m):
 def evaluate(ctx, figures_dir):
     attribute = ctx.settings.attribute
     sets = edited_test_sets(ctx.editor, ctx.data, ctx.images)
+    # The judge sees each image set once: each domain's inputs (also the real target-class images of the
+    # other direction) and its edits.  Its features serve even when it has no label for the attribute.
+    judged = ctx.optional("judge", lambda: {(d, kind): ctx.judged(imgs) for d, (_, x, y) in enumerate(sets.values())
+                                            for kind, imgs in (("input", x), ("edit", y))})
+    k = ctx.optional("classifier", lambda: ctx.label_index(attribute)) if judged else None
     out = {}
     for domain, (direction, (idx, x, y)) in enumerate(sets.items()):
         entry = {"images": int(len(x))}
         if ctx.data.has_ground_truth:
             _, target, mask = ctx.data.test[domain].counterfactual(idx, attribute)
             entry["ground_truth"] = metrics.ground_truth_scores(x, y, target, mask)
-
-        def flip(x=x, y=y, direction=direction, domain=domain):
-            # The real test images of the target class: the other domain's inputs.
-            real_target = sets[DIRECTIONS[1 - domain]][1]
-            hit = (lambda p: p >= 0.5) if direction == "add" else (lambda p: p < 0.5)
-            return {"flip_rate": statistics.rate(hit(ctx.probability_of(y, attribute))),
-                    "error_on_inputs": statistics.rate(hit(ctx.probability_of(x, attribute))),
-                    "recall_on_real_targets": statistics.rate(hit(ctx.probability_of(real_target, attribute)))}
-
-        entry["classifier"] = ctx.optional(f"classifier_{direction}", flip)
-        entry["distribution"] = ctx.optional(
-            f"distribution_{direction}", lambda x=x, y=y, domain=domain: ctx.distribution_distances(y, x, sets[DIRECTIONS[1 - domain]][1]))
+        entry["classifier"] = entry["distribution"] = None
+        if judged:
+            (p_in, f_in), (p_edit, f_edit), (p_real, f_real) = (judged[key] for key in (
+                (domain, "input"), (domain, "edit"), (1 - domain, "input")))
+            if k is not None:
+                hit = (lambda p: p[:, k] >= 0.5) if direction == "add" else (lambda p: p[:, k] < 0.5)
+                entry["classifier"] = {"flip_rate": statistics.rate(hit(p_edit)), "error_on_inputs": statistics.rate(hit(p_in)),
+                                       "recall_on_real_targets": statistics.rate(hit(p_real))}
+            entry["distribution"] = ctx.optional(f"distribution_{direction}",
+                                                 lambda: ctx.distribution_distances(f_edit, f_in, f_real))
         entry["identity"] = ctx.optional(f"identity_{direction}", lambda x=x, y=y: ctx.identity(x, y))
         out[direction] = entry
     if attribute == "Eyeglasses":
@@ -151,12 +155,28 @@ def figures(ctx, sets, figures_dir):
     return figs
 
 
+class GraphSaliency(Saliency):
+    """tf-keras-vis's SmoothGrad with each gradient pass run as a graph (``tf.function``).
+
+    Eagerly, TensorFlow's Conv2D gradient also computes every filter's gradient, which saliency
+    never reads; on this CPU that eager oneDNN filter-gradient kernel aborted the process
+    ("double free or corruption", in MklConvCustomBackpropFilterOp's reorder cache) after a
+    model had been trained in the same process.  In a graph the unused filter gradients are
+    pruned, and the passes run faster.
+    """
+
+    def _get_gradients(self, seed_inputs, scores, gradient_modifier, training, unconnected_gradients):
+        if getattr(self, "_graph", None) is None:
+            self._graph = tf.function(super()._get_gradients)
+        return self._graph(seed_inputs, scores, gradient_modifier, training, unconnected_gradients)
+
+
 def saliency(ctx, x, y):
     """tf-keras-vis saliency of the classifier's score for the attribute, on inputs and on outputs."""
     model, info, _ = ctx.classifier()
     k = info["attribute_names"].index(ctx.settings.attribute)
     # Score the logit, not the sigmoid: a confident sigmoid has no gradient.
-    sal = Saliency(model, model_modifier=ReplaceToLinear(), clone=True)
+    sal = GraphSaliency(model, model_modifier=ReplaceToLinear(), clone=True)
     maps = [sal(lambda o: o[:, k], np.asarray(imgs, np.float32), smooth_samples=16, smooth_noise=0.1) for imgs in (x, y)]
     rows = [[x[i], heat(maps[0][i]), y[i], heat(maps[1][i])] for i in range(len(x))]
     return grid_image(rows)
