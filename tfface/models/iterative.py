@@ -32,6 +32,8 @@ from __future__ import annotations
 import keras
 from keras import layers
 
+from tfface.models.normalization import BatchNormalization
+
 G_CHANNELS = (512, 256, 128, 64)
 D_CHANNELS = (64, 128, 256, 512)
 SHARED_UNITS = 1024
@@ -47,8 +49,8 @@ def _ch(c, width):
 
 
 def _bn(name, sync):
-    return layers.BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
-                                     gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
+    return BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
+                              gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
 
 
 def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, name="G"):
