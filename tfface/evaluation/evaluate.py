@@ -89,7 +89,7 @@ class EvaluationContext:
         if self._judge_outputs is None:  # the judge with its features as a second output, built once
             model = self.classifier()[0]
             self._judge_outputs = keras.Model(model.input, [model.output, model.get_layer("features").output])
-        return batched(lambda x: tuple(self._judge_outputs(x, training=False)), np.asarray(images, np.float32),
+        return batched(lambda x: tuple(self._judge_outputs(x.astype(np.float32), training=False)), np.asarray(images),
                        batch_size=judge.BATCH_SIZE)
 
     def probability_of(self, images, attribute):

@@ -83,7 +83,8 @@ BATCH_SIZE = 128
 
 def predict(model, images, batch_size=BATCH_SIZE):
     """uint8 images [N,S,S,3] -> probabilities [N, n_labels]."""
-    return batched(lambda x: model(x, training=False), np.asarray(images, np.float32), batch_size=batch_size)
+    # Converted to float per batch: a whole test set as float32 would take four times its uint8 memory.
+    return batched(lambda x: model(x.astype(np.float32), training=False), np.asarray(images), batch_size=batch_size)
 
 
 def balanced_accuracy(probabilities, labels, threshold=0.5):
