@@ -114,6 +114,8 @@ def worktree(commit):
     sha = subprocess.run(["git", "-C", ROOT, "rev-parse", commit], capture_output=True, text=True, check=True).stdout.strip()
     path = os.path.join(tempfile.gettempdir(), f"tfface-baseline-{sha[:12]}")
     if not os.path.isdir(path):
+        # A worktree whose directory was deleted (e.g. a cleaned /tmp) stays registered until pruned.
+        subprocess.run(["git", "-C", ROOT, "worktree", "prune"], check=True, capture_output=True)
         subprocess.run(["git", "-C", ROOT, "worktree", "add", "--detach", path, sha], check=True, capture_output=True)
     return path, sha[:7]
 
