@@ -20,12 +20,10 @@ from __future__ import annotations
 import os
 
 import keras
-import numpy as np
 
 from tfface import files
 from tfface.evaluation import distances, face_measures, judge
 from tfface.evaluation.report import report
-from tfface.inference import batched
 from tfface.methods import load_run
 from tfface.training.run import RunDirectory
 
@@ -89,8 +87,7 @@ class EvaluationContext:
         if self._judge_outputs is None:  # the judge with its features as a second output, built once
             model = self.classifier()[0]
             self._judge_outputs = keras.Model(model.input, [model.output, model.get_layer("features").output])
-        return batched(lambda x: tuple(self._judge_outputs(x.astype(np.float32), training=False)), np.asarray(images),
-                       batch_size=judge.BATCH_SIZE)
+        return judge.predict(self._judge_outputs, images)
 
     def probability_of(self, images, attribute):
         k = self.label_index(attribute)

@@ -78,13 +78,15 @@ def build(image_size, n_labels, width=1.0, dropout=0.3, name="judge"):
     return keras.Model(x_in, out, name=name)
 
 
-BATCH_SIZE = 128
+def predict(model, images, batch_size=128):
+    """uint8 images [N,S,S,3] -> probabilities [N, n_labels] (a tuple of arrays for a model with several outputs)."""
 
+    def call(x):
+        # Converted to float per batch: a whole test set as float32 would take four times its uint8 memory.
+        out = model(x.astype(np.float32), training=False)
+        return tuple(out) if isinstance(out, (list, tuple)) else out
 
-def predict(model, images, batch_size=BATCH_SIZE):
-    """uint8 images [N,S,S,3] -> probabilities [N, n_labels]."""
-    # Converted to float per batch: a whole test set as float32 would take four times its uint8 memory.
-    return batched(lambda x: model(x.astype(np.float32), training=False), np.asarray(images), batch_size=batch_size)
+    return batched(call, np.asarray(images), batch_size=batch_size)
 
 
 def balanced_accuracy(probabilities, labels, threshold=0.5):
