@@ -82,7 +82,11 @@ class Settings:
     log_every: int = setting(50, "steps between progress lines and TensorBoard scalars", "progress", minimum=1)
     checkpoint_every: int = setting(100, "steps between checkpoints", "progress", minimum=1)
     sample_every: int = setting(300, "steps between sample grids", "progress", minimum=1)
-    eval_images: int = setting(256, "test images per domain for the final metrics", "progress", minimum=1)
+    eval_images: int = setting(256, "test images per domain for the final metrics and --judge_every", "progress",
+                               minimum=1)
+    judge_every: int = setting(0, "steps between measures of the edits on held-out images while training (judge "
+                               "flip rate, identity; appended to progress.jsonl with the training seconds); 0 = off",
+                               "progress", minimum=0)
     # Residual method (paper 1). Two stabilisers replace Table 1 / §5 by default (README, "Deviations").
     alpha: typing.Optional[float] = setting(None, "residual sparsity weight (default: 5e-4 for local attributes, "
                                             "1e-6 for global ones)", "residual", minimum=0)

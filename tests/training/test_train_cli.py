@@ -169,3 +169,35 @@ def test_divergence_before_any_checkpoint_says_none_exists(tmp_path):
     errors = error_lines(proc.stderr)
     assert proc.returncode == 3 and len(errors) == 1, proc.stderr[-2000:]
     assert "no checkpoint had been saved yet" in errors[0] and "step 0" not in errors[0]
+
+
+def test_judge_every_records_quality_against_training_time_across_a_resume(tmp_path):
+    rd = tmp_path / "run"
+    # 64 px: the size of the shipped synthetic judge, so flip rates are measured.
+    args = [*TINY, "--image_size=64", "--judge_every=2", "--eval_images=6", f"--run_dir={rd}"]
+    first = run(*args, "--steps=4")
+    assert first.returncode == 0, first.stderr[-3000:]
+    clock = json.loads((rd / "clock.json").read_text())
+    assert clock["step"] == 4 and clock["train_seconds"] > 0
+    # Pretend the run had measured beyond its last checkpoint (killed after it): that line goes on resume.
+    with open(rd / "progress.jsonl", "a") as f:
+        f.write(json.dumps({"step": 5, "train_seconds": 1e9}) + "\n")
+    second = run(*args, "--steps=6")
+    assert second.returncode == 0, second.stderr[-3000:]
+    records = [json.loads(line) for line in (rd / "progress.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4, 6]
+    seconds = [r["train_seconds"] for r in records]
+    assert 0 < seconds[0] < seconds[1] < seconds[2], "training time continues across the resume"
+    assert seconds[2] - seconds[1] < seconds[1] + 60, "the time spent judging and the restart is not counted"
+    for r in records:
+        for direction in ("add", "remove"):
+            e = r[direction]
+            assert e["images"] == 6 and 0 <= e["flip_rate"] <= 1 and e["mean_abs_residual"] >= 0
+            assert e["identity_median"] is not None and e["identity_median"] >= 0
+
+
+def test_judge_every_is_refused_for_the_iterative_method_before_anything_is_written(tmp_path):
+    proc = run(*TINY, "--method=iterative", "--steps=2", "--judge_every=1", f"--run_dir={tmp_path}/r")
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "--judge_every is not available for --method=iterative" in error_lines(proc.stderr)[0]
+    assert not os.path.exists(tmp_path / "r" / "settings.json")

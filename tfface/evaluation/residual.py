@@ -27,6 +27,7 @@ from tfface.data import synthetic
 from tfface.data.celeba import CelebA
 from tfface.data.collections import SyntheticCollection
 from tfface.evaluation import face_measures, metrics, statistics
+from tfface.evaluation import judge as judge_lib
 from tfface.evaluation.report import fmt
 from tfface.inference import DIRECTIONS
 from tfface.pictures import grid_image, heat, residual_picture
@@ -282,3 +283,50 @@ def report_sections(r):
                   for a in r["ablation"]]
         lines.append("")
     return lines
+
+
+# -- measures along training (--judge_every) -----------------------------------------------
+PROGRESS_IDENTITY_PAIRS = 64
+
+
+class ProgressJudge:
+    """The edits' quality on held-out images while a run trains (``--judge_every``, one line of progress.jsonl).
+
+    Per direction, on the first ``settings.eval_images`` test images of its
+    domain (a fixed random subset of the held-out split): the shipped judge's
+    flip rate, the mean |residual|, and the median dlib identity distance on
+    the first ``identity_pairs`` of them (None without the ``faces`` extra).
+    The judge is the one ``tfface evaluate`` uses for the run's data kind and
+    image size; without one (e.g. folders of an attribute it does not know)
+    the flip rate is None and the rest is still measured.
+    """
+
+    def __init__(self, settings, identity_pairs=PROGRESS_IDENTITY_PAIRS):
+        self.settings, self.identity_pairs = settings, int(identity_pairs)
+        kind = "celeba" if settings.data_spec.kind == "folders" else settings.data_spec.kind
+        self.judge, self.k, self.why_no_judge = None, None, None
+        try:
+            self.judge, info = judge_lib.load(judge_lib.shipped_dir(kind, settings.image_size))
+            self.k = info["attribute_names"].index(settings.attribute)
+        except FileNotFoundError as e:
+            self.why_no_judge = str(e)
+        except ValueError:
+            self.judge, self.why_no_judge = None, f"the shipped {kind} judge has no label {settings.attribute!r}"
+
+    def __call__(self, editor, data):
+        out = {}
+        for direction, (_, x, y) in edited_test_sets(editor, data, self.settings.eval_images).items():
+            entry = {"images": int(len(x)),
+                     "mean_abs_residual": float(np.abs(y.astype(np.float64) - x).mean() / 127.5), "flip_rate": None,
+                     "identity_median": None}
+            if self.judge is not None:
+                p = judge_lib.predict(self.judge, y)[:, self.k]
+                entry["flip_rate"] = float(np.mean(p >= 0.5 if direction == "add" else p < 0.5))
+            n = min(self.identity_pairs, len(x))
+            if n:
+                try:
+                    entry["identity_median"] = float(np.median(face_measures.identity_distances(x[:n], y[:n])))
+                except RuntimeError:  # no dlib: the faces extra is not installed
+                    pass
+            out[direction] = entry
+        return out

@@ -14,6 +14,7 @@ training (tfface.training.loop)
 ``dataset(...)``          the endless training tf.data stream, starting at a step
 ``sample_grid``           the picture saved every ``--sample_every`` steps
 ``final_metrics``         metrics.json at the end of training; ``summarize``: its lines
+``progress_measure``      ``measure(model) -> dict`` every ``--judge_every`` steps
 using a trained model
 ``editor(model, s)``      the inference object (:mod:`tfface.inference`)
 ``attribute_names(s)``    the labels the model knows, without loading data
@@ -36,7 +37,7 @@ from __future__ import annotations
 
 import os
 
-from tfface.settings import Settings
+from tfface.settings import Settings, SettingsError
 from tfface.training import distribution
 
 GIB = 1 << 30
@@ -124,6 +125,10 @@ class Method:
 
     def summarize(self, metrics: dict):
         raise NotImplementedError
+
+    def progress_measure(self, settings: Settings, data):
+        """``measure(model) -> dict`` of the edits' quality on held-out data, for ``--judge_every``."""
+        raise SettingsError(f"--judge_every is not available for --method={self.name} yet")
 
     # -- export ------------------------------------------------------------------------------
     def export_archive(self, model, settings: Settings):

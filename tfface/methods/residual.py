@@ -66,6 +66,10 @@ class ResidualMethod(Method):
     def final_metrics(self, model, data, s):
         return measures.final_metrics(self.editor(model), data, s)
 
+    def progress_measure(self, s, data):
+        judge = measures.ProgressJudge(s)
+        return lambda model: judge(self.editor(model), data)
+
     def summarize(self, metrics):
         return measures.summary_lines(metrics)
 

@@ -1,4 +1,4 @@
-"""Callbacks: the step counter, NaN guard, checkpoints, progress lines, TensorBoard and samples.
+"""Callbacks: the step counter, NaN guard, checkpoints, progress lines, TensorBoard, samples and judged progress.
 
 The training step itself never logs or saves; these callbacks do, keyed on
 the *global* step (``TrainingState.step``), which continues across resumes.
@@ -8,6 +8,7 @@ that a diverged step is never saved.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import sys
@@ -24,13 +25,19 @@ from tfface.training.run import all_finite
 class TrainingState:
     """Shared by the callbacks: the global step and why training stopped early."""
 
-    def __init__(self, start_step, total_steps):
+    def __init__(self, start_step, total_steps, seconds_before=0.0):
         self.start_step = self.step = int(start_step)
+        # Training time across invocations: the seconds of earlier ones (from the run's clock.json), plus
+        # this one's wall time minus the time spent measuring (JudgedProgress).
+        self.seconds_before, self.started, self.paused = float(seconds_before), time.perf_counter(), 0.0
         self.total_steps = int(total_steps)
         self.stop_at = int(total_steps)  # end of the current phase
         self.diverged = None  # (step, metric name, value) once a loss is NaN/Inf
         self.stop_signal = None  # SIGINT/SIGTERM received: checkpoint after this step, then stop
         self.last_checkpoint_step = int(start_step)
+
+    def train_seconds(self):
+        return self.seconds_before + time.perf_counter() - self.started - self.paused
 
 
 def _finite_logs(logs):
@@ -75,10 +82,11 @@ class Checkpointer(keras.callbacks.Callback):
     """Saves every ``every`` steps, at the last step and when a stop signal came; never after a NaN and
     never non-finite weights."""
 
-    def __init__(self, state, manager, step_variable, every, variables):
+    def __init__(self, state, manager, step_variable, every, variables, clock=None):
         super().__init__()
         self.state, self.manager, self.step_variable = state, manager, step_variable
         self.every, self.variables = int(every), variables
+        self.clock = clock  # called as clock(step, training seconds) after each save (the run's clock.json)
 
     def on_train_batch_end(self, batch, logs=None):
         s = self.state
@@ -98,6 +106,8 @@ class Checkpointer(keras.callbacks.Callback):
                                 f"({reason.splitlines()[0]}); the checkpoint of step {s.last_checkpoint_step} is kept"
                                 ) from None
             s.last_checkpoint_step = s.step
+            if self.clock is not None:
+                self.clock(s.step, s.train_seconds())
 
 
 class ProgressLogger(keras.callbacks.Callback):
@@ -161,3 +171,23 @@ class SampleImages(keras.callbacks.Callback):
         s = self.state
         if s.diverged is None and (s.step % self.every == 0 or s.step >= s.total_steps):
             self.write(s.step)
+
+
+class JudgedProgress(keras.callbacks.Callback):
+    """Every ``every`` steps and at the end: ``measure(model)`` appended to ``path`` as one JSON line with the
+    step and the training seconds so far (quality against wall time).  Its own time is not training time."""
+
+    def __init__(self, state, every, measure, path):
+        super().__init__()
+        self.state, self.every, self.measure, self.path = state, int(every), measure, path
+
+    def on_train_batch_end(self, batch, logs=None):
+        s = self.state
+        if s.diverged is None and (s.step % self.every == 0 or s.step >= s.total_steps):
+            t0 = time.perf_counter()
+            seconds = s.train_seconds()
+            record = {"step": s.step, "train_seconds": round(seconds, 1), **self.measure(self.model)}
+            record["judge_seconds"] = round(time.perf_counter() - t0, 1)
+            with open(self.path, "a") as f:
+                f.write(json.dumps(record) + "\n")
+            s.paused += time.perf_counter() - t0

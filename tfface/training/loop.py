@@ -114,20 +114,25 @@ def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, mod
             return run.read_metrics()
         return _finish(run, method, model, data, settings, start, 0.0, say)
 
+    # Made before anything is written: a method without it refuses --judge_every here.
+    measure = method.progress_measure(settings, data) if settings.judge_every else None
     run.save_settings(settings)
     say(f"run: {run.path}  ({'resuming at step ' + str(start) if start else 'new run'}, "
         f"{settings.steps} steps, {strategy.num_replicas_in_sync} replica(s), {settings.mixed_precision})")
-    state = cb.TrainingState(start, settings.steps)
+    state = cb.TrainingState(start, settings.steps, seconds_before=run.training_seconds_at(start))
     holder["state"] = state
     writer = tf.summary.create_file_writer(run.log_dir)
     callbacks = [
         cb.StepCounter(state),
         cb.NaNGuard(state),
-        cb.Checkpointer(state, manager, step_var, settings.checkpoint_every, model.weights),
+        cb.Checkpointer(state, manager, step_var, settings.checkpoint_every, model.weights, clock=run.write_clock),
         cb.ProgressLogger(state, settings.log_every, method.log_keys, out),
         cb.TensorBoardLogger(state, writer, settings.log_every),
         cb.SampleImages(state, writer, settings.sample_every, lambda m: method.sample_grid(m, data), run.samples_dir),
     ]
+    if measure is not None:
+        run.trim_progress(start)
+        callbacks.append(cb.JudgedProgress(state, settings.judge_every, measure, run.progress_path))
     t0 = time.perf_counter()
     for end, phase in method.phases(settings):
         if state.step >= end:

@@ -7,6 +7,8 @@
       checkpoints/         models, optimizers and the step counter (last 3 kept)
       logs/                TensorBoard scalars and image grids
       samples/             PNG sample grids at intervals
+      clock.json           training seconds at the last checkpoint (quality against wall time)
+      progress.jsonl       judged quality every --judge_every steps (one JSON object per line)
       metrics.json         final scores, written when training finishes
 
 All JSON files are written atomically.  :func:`tfface.methods.load_run`
@@ -41,6 +43,8 @@ class RunDirectory:
         self.checkpoint_dir = os.path.join(self.path, "checkpoints")
         self.log_dir = os.path.join(self.path, "logs")
         self.samples_dir = os.path.join(self.path, "samples")
+        self.clock_path = os.path.join(self.path, "clock.json")
+        self.progress_path = os.path.join(self.path, "progress.jsonl")
 
     def exists(self):
         return os.path.isfile(self.settings_path)
@@ -93,6 +97,40 @@ class RunDirectory:
     def read_metrics(self):
         with open(self.metrics_path) as f:
             return json.load(f)
+
+    def write_clock(self, step, seconds):
+        files.write_json(self.clock_path, {"step": int(step), "train_seconds": round(float(seconds), 1)})
+
+    def training_seconds_at(self, step):
+        """Training seconds of the run up to ``step`` (the checkpoint resumed from), from clock.json: exact when
+        the clock is of that step, pro rata when it is of a later one (a damaged checkpoint was skipped), 0
+        for a new run or a run without a clock."""
+        try:
+            with open(self.clock_path) as f:
+                clock = json.load(f)
+            at, seconds = int(clock["step"]), float(clock["train_seconds"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return 0.0
+        return seconds if at <= step else seconds * step / at
+
+    def progress_records(self):
+        """The lines of progress.jsonl as dicts (unreadable lines skipped)."""
+        out = []
+        if os.path.isfile(self.progress_path):
+            with open(self.progress_path) as f:
+                for line in f:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        continue
+        return out
+
+    def trim_progress(self, step):
+        """Drop progress lines beyond ``step`` (measured after the checkpoint a resumed run starts from)."""
+        records = self.progress_records()
+        keep = [r for r in records if int(r.get("step", 0)) <= step]
+        if os.path.isfile(self.progress_path) and len(keep) != len(records):
+            files.write_text(self.progress_path, "".join(json.dumps(r) + "\n" for r in keep))
 
     def checkpoint_manager(self, objects: dict):
         """A CheckpointManager over ``objects`` plus an int64 ``step`` variable (returned)."""
