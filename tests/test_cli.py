@@ -55,7 +55,7 @@ def test_every_command_has_help(capsys, command):
     assert code == 0 and out.startswith(f"usage: tfface {command}")
     for flag, entry in flag_entries(out).items():
         if flag not in ("--help", "--run_dir", "--version", "--model_name", "--data", "--classifier", "--compare",
-                        "--out", "--model", "--input", "--output", "--work_dir"):
+                        "--out", "--model", "--input", "--output", "--work_dir", "--recipe"):
             assert "(default: " in entry, (command, entry)
 
 

@@ -29,7 +29,7 @@ from tfface.native_logs import silenced_native_stderr
 with silenced_native_stderr():
     import tensorflow as tf
 
-from tfface import errors, files, photo  # noqa: E402  (after TensorFlow's quiet load)
+from tfface import errors, files, photo, recipes  # noqa: E402  (after TensorFlow's quiet load)
 from tfface.data.images import load_image
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
 from tfface.evaluation import judge
@@ -71,27 +71,34 @@ def _setting_type(name):
 
 
 def add_settings_flags(parser):
-    """One flag per setting (``--name``; booleans also ``--no_name``), grouped as declared."""
+    """One flag per setting (``--name``; booleans also ``--no_name``), grouped as declared.
+
+    A flag not given leaves no attribute (``argparse.SUPPRESS``), so a recipe's value can stand in for the
+    default; the help still shows the default."""
     groups = {g: parser.add_argument_group(title) for g, title in GROUPS.items()}
     for name, f in FIELDS.items():
         meta, group, kind = f.metadata, groups[f.metadata["group"]], _setting_type(name)
         if kind is bool:
-            group.add_argument(f"--{name}", dest=name, action="store_true", default=f.default,
+            group.add_argument(f"--{name}", dest=name, action="store_true", default=argparse.SUPPRESS,
                                help=_help(meta["help"], "on" if f.default else "off"))
-            group.add_argument(f"--no_{name}", dest=name, action="store_false", help=argparse.SUPPRESS)
+            group.add_argument(f"--no_{name}", dest=name, action="store_false", default=argparse.SUPPRESS,
+                               help=argparse.SUPPRESS)
         else:
-            group.add_argument(f"--{name}", type=kind, default=f.default, choices=meta["choices"], metavar=name.upper(),
-                               help=_help(meta["help"], f.default))
+            group.add_argument(f"--{name}", type=kind, default=argparse.SUPPRESS, choices=meta["choices"],
+                               metavar=name.upper(), help=_help(meta["help"], f.default))
 
 
-def settings_from_args(args) -> Settings:
-    return Settings(**{name: getattr(args, name) for name in FIELDS})
+def settings_from_args(args, base=None) -> Settings:
+    """The defaults, replaced by ``base`` (a recipe's settings), replaced by the flags given."""
+    given = {name: getattr(args, name) for name in FIELDS if hasattr(args, name)}
+    return Settings(**{**(base or {}), **given})
 
 
 def cmd_train(args):
-    settings = settings_from_args(args).validate()
+    recipe_name, base = recipes.load(args.recipe) if args.recipe else (None, None)
+    settings = settings_from_args(args, base).validate()
     method = get_method(settings.method)
-    run_dir = args.run_dir or method.default_run_dir(settings)
+    run_dir = args.run_dir or (os.path.join("runs", recipe_name) if recipe_name else method.default_run_dir(settings))
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--run_dir {run_dir} is a file, not a directory")
     try:
@@ -190,7 +197,10 @@ def build_parser():
     p = sub.add_parser("train", help="train (or resume) an attribute editor",
                        description="Train an editor; re-running the same command resumes from the run's last checkpoint.")
     p.add_argument("--run_dir", default=None,
-                   help="run directory (default: runs/<method>-<attribute or all>-<data kind>-<size>px)")
+                   help="run directory (default: runs/<recipe name>, else runs/<method>-<attribute or all>-<data kind>-<size>px)")
+    p.add_argument("--recipe", default=None,
+                   help=f"start from a recipe's settings (flags given replace them): a file, or one of "
+                        f"{', '.join(recipes.names()) or 'the shipped recipes'}")
     add_settings_flags(p)
     p.set_defaults(run=cmd_train)
 
