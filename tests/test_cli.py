@@ -55,7 +55,7 @@ def test_every_command_has_help(capsys, command):
     assert code == 0 and out.startswith(f"usage: tfface {command}")
     for flag, entry in flag_entries(out).items():
         if flag not in ("--help", "--run_dir", "--version", "--model_name", "--data", "--classifier", "--compare",
-                        "--out", "--model", "--input", "--output", "--work_dir", "--recipe"):
+                        "--out", "--model", "--input", "--output", "--work_dir", "--recipe", "--pretrained", "--add", "--remove"):
             assert "(default: " in entry, (command, entry)
 
 
@@ -76,7 +76,7 @@ def test_python_dash_m_tfface_is_the_command():
     (["train", "--image_size=30"], 2, "tfface train: error: --image_size must be a multiple of 16"),
     (["train", "--steps=many"], 2, "tfface train: error: argument --steps: invalid int value: 'many'"),
     (["nonsense"], 2, "tfface: error: argument COMMAND: invalid choice: 'nonsense'"),
-    (["export"], 2, "tfface export: error: the following arguments are required: --run_dir"),
+    (["export"], 2, "tfface export: error: give one of --run_dir (a training run) or --pretrained NAME"),
     (["export", "--run_dir=/nonexistent/run"], 1, "tfface export: error: not a run directory (no settings.json): /nonexistent/run"),
     (["iterative", "generate", "--run_dir=/nonexistent/run", "--set", "Male"], 2, "--set takes NAME=0 or NAME=1, got 'Male'"),
 ])

@@ -4,7 +4,8 @@
 
     tfface train [flags]                 train, or resume, an editor (python train.py is the same)
     tfface export --run_dir RUN          SavedModel for TF Serving + TFLite (python export.py is the same)
-    tfface edit --model M --input photo.jpg --output edited.jpg
+    tfface edit --input photo.jpg --output edited.jpg --remove Eyeglasses --add Smiling
+    tfface pretrained                    the bundled editors
     tfface evaluate --run_dir RUN
     tfface iterative transform --run_dir RUN a.jpg --set Eyeglasses=1
     tfface judge --data celeba:DIR --image_size 64
@@ -29,13 +30,13 @@ from tfface.native_logs import silenced_native_stderr
 with silenced_native_stderr():
     import tensorflow as tf
 
-from tfface import errors, files, photo, recipes  # noqa: E402  (after TensorFlow's quiet load)
+from tfface import errors, files, photo, pretrained, recipes  # noqa: E402  (after TensorFlow's quiet load)
 from tfface.data.images import load_image
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
 from tfface.evaluation import judge
 from tfface.evaluation.evaluate import evaluate
 from tfface.export import tflite
-from tfface.export.exporter import FORMATS, export_run
+from tfface.export.exporter import FORMATS, export_run, export_trained
 from tfface.inference import DIRECTIONS
 from tfface.methods import get as get_method
 from tfface.methods import load_run
@@ -113,9 +114,32 @@ def _csv(text):
 
 
 def cmd_export(args):
-    target = export_run(args.run_dir, args.out, args.formats, args.version, args.overwrite, args.model_name,
-                        args.tflite_variants, args.report_images, say=lambda m: print(m, flush=True))
+    say = lambda m: print(m, flush=True)  # noqa: E731
+    if (args.run_dir is None) == (args.pretrained is None):
+        raise UsageError("give one of --run_dir (a training run) or --pretrained NAME (a bundled editor: "
+                         f"{pretrained.describe()})")
+    if args.pretrained is None:
+        target = export_run(args.run_dir, args.out, args.formats or list(FORMATS), args.version, args.overwrite, args.model_name,
+                            args.tflite_variants, args.report_images, say=say)
+    else:
+        entry = pretrained.find(args.pretrained)
+        if args.formats is not None and "tflite" in args.formats:
+            raise UsageError(f"a bundled editor's TFLite models ship beside it, in "
+                             f"{os.path.join(pretrained.root(), entry['name'])}; export --formats=saved_model")
+        target = export_trained(pretrained.load(entry), args.out, ("saved_model",), args.version, args.overwrite,
+                                args.model_name or entry["name"], args.tflite_variants, args.report_images, say=say)
     print(f"exported: {target}")
+
+
+def cmd_pretrained(args):
+    rows = pretrained.entries()
+    if not rows:
+        print(f"no bundled editors in {pretrained.root()}")
+    for e in rows:
+        val = e.get("val") or {}
+        flips = {d: (val.get(d) or {}).get("flip_rate") for d in DIRECTIONS}
+        scores = "  ".join(f"{d} flip {f:.2f}" for d, f in flips.items() if f is not None)
+        print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  {scores}")
 
 
 # -- edit -------------------------------------------------------------------------------------
@@ -123,6 +147,30 @@ def _same_file(a, b):
     if os.path.realpath(a) == os.path.realpath(b):
         return True
     return os.path.exists(a) and os.path.exists(b) and os.path.samefile(a, b)
+
+
+class _EditAction(argparse.Action):
+    """--add NAME / --remove NAME, kept in command-line order in ``args.edits`` as (direction, name)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.edits = [*(getattr(namespace, "edits", None) or []), (self.dest, values)]
+
+
+def _editors(args):
+    """The chain of editors: bundled ones for --add/--remove, or --model with --direction."""
+    edits = getattr(args, "edits", None) or []
+    if args.model is not None:
+        if edits:
+            raise UsageError("--add/--remove pick bundled editors; with --model use --direction")
+        return [photo.load_editor(args.model, args.direction)]
+    if not edits:
+        raise UsageError(f"say what to edit: --add or --remove ATTRIBUTE (bundled: {pretrained.describe()}), "
+                         f"or --model M --direction add|remove")
+    chain = []
+    for direction, name in edits:
+        run = pretrained.load(pretrained.find(name))
+        chain.append(photo.KerasEditor(run.model.g0 if direction == "add" else run.model.g1, run.settings.image_size))
+    return chain
 
 
 def cmd_edit(args):
@@ -134,7 +182,7 @@ def cmd_edit(args):
         raise UsageError("--strength must be a finite number")
     files.image_format(args.output)
     picture = load_image(args.input)
-    editor = photo.load_editor(args.model, args.direction)
+    editor = _editors(args)
     try:
         edited, n = photo.edit_photo(picture, editor, args.strength, args.all_faces)
     except photo.NoFaceError:
@@ -207,9 +255,12 @@ def build_parser():
     p = sub.add_parser("export", help="export a run as a SavedModel (TF Serving) and TFLite models",
                        description="Writes <out>/<model_name>/<version>/ atomically; an existing version is kept "
                                    "unless --overwrite.")
-    p.add_argument("--run_dir", required=True, help="run directory written by tfface train")
+    p.add_argument("--run_dir", default=None, help="run directory written by tfface train")
+    p.add_argument("--pretrained", default=None, metavar="NAME",
+                   help="a bundled editor instead of a run (see tfface pretrained); writes its SavedModel")
     p.add_argument("--out", default="export", help=_help("export root", "export"))
-    p.add_argument("--formats", type=_csv, default=list(FORMATS), help=_help("saved_model, or saved_model,tflite", ",".join(FORMATS)))
+    p.add_argument("--formats", type=_csv, default=None,
+                   help=_help("saved_model, or saved_model,tflite", ",".join(FORMATS)))
     p.add_argument("--version", type=int, default=None, help="version number (default: one more than the highest existing)")
     p.add_argument("--overwrite", action="store_true", help=_help("replace an existing version", "off"))
     p.add_argument("--model_name", default=None, help="model name (default: the run directory's name)")
@@ -221,15 +272,24 @@ def build_parser():
     p = sub.add_parser("edit", help="edit the faces in a photo with an exported residual editor",
                        description="Detects faces (dlib), aligns each, edits it and adds only the residual back to "
                                    "the full-resolution photo.  Needs the faces extra.")
-    p.add_argument("--model", required=True, help="SavedModel version directory or .tflite file")
+    p.add_argument("--add", action=_EditAction, metavar="ATTRIBUTE",
+                   help="add an attribute with its bundled editor (repeatable; edits apply in the order given)")
+    p.add_argument("--remove", action=_EditAction, metavar="ATTRIBUTE",
+                   help="remove an attribute with its bundled editor (repeatable)")
+    p.add_argument("--model", default=None, help="an exported editor instead: SavedModel version directory or .tflite file")
     p.add_argument("--input", required=True, help="photo to edit (any common format)")
     p.add_argument("--output", required=True, help="edited photo (.jpg, .png, .webp, .bmp or .tiff)")
-    p.add_argument("--direction", default="add", choices=DIRECTIONS, help=_help("add or remove the attribute", "add"))
-    p.add_argument("--strength", type=float, default=1.0, help=_help("residual scale (0 = no change, 1 = as trained)", 1.0))
+    p.add_argument("--direction", default="add", choices=DIRECTIONS, help=_help("with --model: add or remove the attribute", "add"))
+    p.add_argument("--strength", type=float, default=1.0,
+                   help=_help("residual scale of every edit (0 = no change, 1 = as trained)", 1.0))
     p.add_argument("--all_faces", action="store_true",
                    help=_help("edit every face, not only the most confident one (dlib's detector score)", "off"))
     p.add_argument("--overwrite", action="store_true", help=_help("replace an existing output file", "off"))
-    p.set_defaults(run=cmd_edit)
+    p.set_defaults(run=cmd_edit, edits=None)
+
+    p = sub.add_parser("pretrained", help="list the bundled editors and their val scores",
+                       description="The editors that ship in the package (tfface/pretrained/registry.json).")
+    p.set_defaults(run=cmd_pretrained)
 
     p = sub.add_parser("evaluate", help="evaluate a run: ground truth, judged flip rate, identity, landmarks",
                        description="Writes <run_dir>/eval/metrics.json and report.md with figures.")

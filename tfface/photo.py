@@ -1,5 +1,6 @@
-"""Edit faces in your own photos with an exported residual editor (SavedModel or .tflite).
+"""Edit faces in your own photos with the bundled editors or an exported residual editor (SavedModel or .tflite).
 
+    tfface edit --input photo.jpg --output out.jpg --remove Eyeglasses --add Smiling --strength 0.8
     tfface edit --model export/residual-Eyeglasses-synthetic-64px/1 --input photo.jpg --output out.jpg
     tfface edit --model export/.../1/assets.extra/tflite/float32.tflite --input p.png --output o.png \\
         --direction remove --strength 0.7 --all_faces
@@ -10,7 +11,9 @@ Each face is aligned by a similarity transform that puts the eyes where the
 training images have them, cropped at the model's size and edited; then -
 the point of residual images - only the *residual* is warped back and added
 to the original full-resolution photo under a feathered mask.  Pixels
-outside the face regions keep their exact original values.
+outside the face regions keep their exact original values.  Several edits
+chain: each editor's residual is computed on the previous edit's result and
+added in turn (faces are detected once, on the original).
 """
 
 from __future__ import annotations
@@ -66,6 +69,18 @@ class TFLiteEditor:
     def residual(self, face01, strength):
         out = self.runner(images=face01[None], strength=np.array([strength], np.float32))
         return strength * np.asarray(out["residual"])[0]  # the signature's residual is unscaled
+
+
+class KerasEditor:
+    """A residual editor's Keras generator (a bundled editor, or a trained run): G(x) - x on one face crop."""
+
+    def __init__(self, generator, size):
+        self.generator, self.size = generator, int(size)
+        self._call = tf.function(lambda x: generator(x, training=False))
+
+    def residual(self, face01, strength):
+        x = tf.constant(face01[None] * 2.0 - 1.0, tf.float32)
+        return strength * ((self._call(x) - x).numpy()[0] / 2.0)  # [-1, 1] units -> [0, 1]
 
 
 def load_editor(path, direction="add"):
@@ -146,13 +161,22 @@ def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
 def edit_photo(photo, editor, strength=1.0, all_faces=False):
     """Edit the most confident face (dlib's detector score), or all faces, of an RGB uint8 photo.
 
-    Returns (edited photo, number of faces found); NoFaceError when there is none.
+    ``editor``: one editor, or a list of them applied in turn (each to the
+    previous one's result).  Returns (edited photo, number of faces found);
+    NoFaceError when there is none.
     """
     faces = detect_faces(photo)
     if not faces:
         raise NoFaceError("no face found")
+    out = photo
+    for one in editor if isinstance(editor, (list, tuple)) else [editor]:
+        out = _edit_faces(out, one, faces if all_faces else faces[:1], strength)
+    return out, len(faces)
+
+
+def _edit_faces(photo, editor, faces, strength):
     out = photo.copy()
-    for box, left, right in faces if all_faces else faces[:1]:
+    for box, left, right in faces:
         patch, region = edit_face(photo, editor, left, right, strength)
         if patch is None:
             continue
@@ -166,4 +190,4 @@ def edit_photo(photo, editor, strength=1.0, all_faces=False):
         same = np.abs(patch - orig).max(axis=-1) == 0
         changed[same] = out[y0:y1, x0:x1][same]
         out[y0:y1, x0:x1] = changed
-    return out, len(faces)
+    return out

@@ -50,6 +50,11 @@ def _psnr01(a, b):
 def export_run(run_dir, out="export", formats=FORMATS, version=None, overwrite=False, model_name=None,
                variants=tflite.VARIANTS, report_images=32, say=print):
     """Export ``run_dir``; returns the version directory."""
+    _check_options(formats, variants, report_images)
+    return export_trained(load_run(run_dir), out, formats, version, overwrite, model_name, variants, report_images, say)
+
+
+def _check_options(formats, variants, report_images):
     formats = tuple(formats)
     unknown = [f for f in formats if f not in FORMATS]
     if unknown or not formats:
@@ -62,7 +67,13 @@ def export_run(run_dir, out="export", formats=FORMATS, version=None, overwrite=F
     if report_images < 1:
         raise ExportError(f"--report_images must be >= 1, got {report_images}")
 
-    run = load_run(run_dir)
+
+def export_trained(run, out="export", formats=FORMATS, version=None, overwrite=False, model_name=None,
+                   variants=tflite.VARIANTS, report_images=32, say=print):
+    """Export a trained model (:class:`tfface.methods.TrainedRun`: from a run directory, or a bundled editor);
+    returns the version directory."""
+    formats = tuple(formats)
+    _check_options(formats, variants, report_images)
     s, method = run.settings, run.method
     model_name = model_name or os.path.basename(run.run_dir.rstrip("/"))
     base = os.path.join(out, model_name)

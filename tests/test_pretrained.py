@@ -1,0 +1,113 @@
+"""Bundled editors: bundling a run, `tfface pretrained`, chained photo edits and `tfface export --pretrained`."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.training.cli import ROOT, TINY, run
+from tfface import pretrained
+
+skimage = pytest.importorskip("skimage.data")
+pytest.importorskip("dlib")
+
+from tfface.faces import detect_faces  # noqa: E402
+from tfface.photo import KerasEditor, edit_face, edit_photo  # noqa: E402
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def bundle_dir(tmp_path_factory):
+    """A bundle of one tiny synthetic Eyeglasses editor (32 px, a few steps)."""
+    base = tmp_path_factory.mktemp("bundle")
+    rd = base / "run"
+    proc = run(*TINY, "--steps=6", f"--run_dir={rd}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    d = base / "bundle"
+    pretrained.bundle(str(rd), "glasses", recipe="tiny", directory=str(d), variants=("float16",), report_images=4,
+                      say=lambda m: None)
+    return d
+
+
+def cli(bundle_dir, *args):
+    env = {**os.environ, "TFFACE_PRETRAINED": str(bundle_dir)}
+    return subprocess.run([sys.executable, "-m", "tfface", *args], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300, env=env)
+
+
+def test_bundle_holds_the_files_and_a_registry_entry(bundle_dir):
+    (entry,) = pretrained.entries(str(bundle_dir))
+    assert (entry["name"], entry["attribute"], entry["image_size"], entry["steps"], entry["recipe"]) == (
+        "glasses", "Eyeglasses", 32, 6, "tiny")
+    assert entry["train_seconds"] > 0
+    assert sorted(os.listdir(bundle_dir / "glasses")) == ["float16.tflite", "generators.weights.npz", "settings.json"]
+    listing = cli(bundle_dir, "pretrained")
+    assert listing.returncode == 0 and listing.stdout.split()[:3] == ["glasses", "Eyeglasses", "32"]
+
+
+def test_bundled_generators_edit_like_the_run(bundle_dir):
+    run_ = pretrained.load(pretrained.find("eyeglasses", str(bundle_dir)), str(bundle_dir))
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    from tfface.methods import load_run
+
+    original = load_run(str(bundle_dir.parent / "run"), say=lambda m: None)
+    for a, b in ((run_.model.g0, original.model.g0), (run_.model.g1, original.model.g1)):
+        assert np.max(np.abs(np.asarray(a(x)) - np.asarray(b(x)))) < 0.02, "float16 weights, same editor"
+
+
+def test_chained_edits_add_each_residual_in_turn_and_touch_only_the_face(bundle_dir, tmp_path):
+    photo = skimage.astronaut()
+    src = tmp_path / "astronaut.png"
+    Image.fromarray(photo).save(src)
+    out = tmp_path / "out.png"
+    proc = cli(bundle_dir, "edit", "--input", str(src), "--output", str(out), "--add", "Eyeglasses",
+               "--remove", "eyeglasses", "--strength", "30")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    edited = np.asarray(Image.open(out))
+    # The same chain in-process: the CLI applied add, then remove to add's result.
+    run_ = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
+    add, remove = KerasEditor(run_.model.g0, 32), KerasEditor(run_.model.g1, 32)
+    chained, n = edit_photo(photo, [add, remove], strength=30.0)
+    assert n == 1 and np.array_equal(edited, chained)
+    add_only, _ = edit_photo(photo, add, strength=30.0)
+    assert not np.array_equal(chained, add_only), "the second edit changed the first's result"
+    (box, left, right), = detect_faces(photo)
+    _, (x0, y0, x1, y1) = edit_face(photo, add, left, right, 30.0)
+    changed = np.abs(chained.astype(int) - photo).max(axis=-1) > 0
+    assert changed[y0:y1, x0:x1].sum() > 200
+    changed[y0:y1, x0:x1] = False
+    assert not changed.any(), "pixels outside the face region changed"
+
+
+def test_edit_names_what_is_bundled_when_an_attribute_is_not(bundle_dir, tmp_path):
+    photo = tmp_path / "p.png"
+    Image.fromarray(skimage.astronaut()).save(photo)
+    proc = cli(bundle_dir, "edit", "--input", str(photo), "--output", str(tmp_path / "o.png"), "--add", "Wings")
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == ("tfface edit: error: no bundled editor for 'Wings' (bundled: glasses (Eyeglasses)); "
+                                   "train one with tfface train --recipe, or pass --model")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_export_pretrained_writes_a_serving_savedmodel_of_the_bundled_editor(bundle_dir, tmp_path):
+    proc = cli(bundle_dir, "export", "--pretrained", "glasses", "--out", str(tmp_path / "export"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    version = tmp_path / "export" / "glasses" / "1"
+    import tensorflow as tf
+
+    loaded = tf.saved_model.load(str(version))
+    images = np.random.default_rng(2).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
+    got = loaded.signatures["remove_tensor"](images=tf.constant(images), strength=tf.ones([2]))["edited"].numpy()
+    g1 = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir)).model.g1
+    want = np.clip((np.asarray(g1(images * 2 - 1)) + 1) / 2, 0, 1)
+    assert np.max(np.abs(got - want)) < 1e-4
+    meta = json.loads((version / "assets.extra" / "tfface.json").read_text())
+    assert meta["attribute"] == "Eyeglasses" and meta["image_size"] == 32
+    refused = cli(bundle_dir, "export", "--pretrained", "glasses", "--formats", "saved_model,tflite", "--out",
+                  str(tmp_path / "e2"))
+    assert refused.returncode == 2 and "TFLite models ship beside it" in refused.stderr
