@@ -79,3 +79,13 @@ def test_the_other_methods_settings_are_refused_not_ignored(changes, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings(**changes).validate()
     Settings(**{**changes, "method": "residual" if changes["method"] == "iterative" else "iterative"}).validate()
+
+
+def test_learning_rates_are_constant_then_decay_linearly_to_zero():
+    s = Settings(steps=100, learning_rate=2e-4, decay_after=0.5, d_learning_rate=4e-4)
+    assert s.learning_rates(0) == s.learning_rates(49) == (2e-4, 4e-4)
+    assert s.learning_rates(75) == pytest.approx((1e-4, 2e-4))
+    assert s.learning_rates(100) == (0.0, 0.0)
+    assert Settings(steps=100).learning_rates(99) == (2e-4, 2e-4), "the papers' constant rate by default"
+    with pytest.raises(SettingsError, match="--decay_after must be in"):
+        Settings(decay_after=1.5).validate()

@@ -64,6 +64,10 @@ class Settings:
     steps: int = setting(900, "total training steps (a resumed run continues to this step)", "optimisation", minimum=1)
     seed: int = setting(0, "seed for initialisation and data order", "run", defines_model=True)
     learning_rate: float = setting(2e-4, "Adam learning rate (both papers: 2e-4)", "optimisation")
+    d_learning_rate: typing.Optional[float] = setting(None, "D's Adam learning rate (default: --learning_rate; "
+                                                      "a larger one is the two time-scale rule, TTUR)", "optimisation")
+    decay_after: float = setting(1.0, "learning rates decay linearly to 0 from this fraction of --steps on "
+                                 "(1 = constant, as in the papers)", "optimisation")
     beta_1: float = setting(0.5, "Adam beta_1", "optimisation")
     beta_2: float = setting(0.999, "Adam beta_2", "optimisation")
     deterministic: bool = setting(False, "deterministic ops: a resumed run ends bitwise equal to an uninterrupted one",
@@ -140,6 +144,9 @@ class Settings:
              f"--image_size must be a multiple of 16 and >= 16, got {self.image_size}")
         need(0 < self.width <= 4, f"--width must be in (0, 4], got {self.width}")
         need(self.learning_rate > 0, f"--learning_rate must be > 0, got {self.learning_rate}")
+        need(self.d_learning_rate is None or self.d_learning_rate > 0,
+             f"--d_learning_rate must be > 0, got {self.d_learning_rate}")
+        need(0 <= self.decay_after <= 1, f"--decay_after must be in [0, 1], got {self.decay_after}")
         need(0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1, "--beta_1 and --beta_2 must be in [0, 1)")
         need(self.stage1_steps is None or self.stage1_steps <= self.steps,
              f"--stage1_steps must be between 0 and --steps ({self.steps}), got {self.stage1_steps}")
@@ -151,6 +158,13 @@ class Settings:
 
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
+
+    def learning_rates(self, step):
+        """(G's, D's) learning rate for the step about to run: constant, then linear to 0 after ``decay_after``."""
+        start = self.decay_after * self.steps
+        factor = 1.0 if step < start else max(0.0, (self.steps - step) / max(self.steps - start, 1))
+        d = self.learning_rate if self.d_learning_rate is None else self.d_learning_rate
+        return self.learning_rate * factor, d * factor
 
     def pick(self, names):
         """{name: value} for some settings (e.g. a model constructor's keyword arguments)."""

@@ -86,3 +86,13 @@ def test_sample_images_are_written_at_intervals(tmp_path):
         samples.on_train_batch_end(s)
     assert sorted(os.listdir(tmp_path / "samples")) == ["step_000002.png", "step_000003.png"]
     assert any(f.startswith("events.out.tfevents") for f in os.listdir(tmp_path / "logs"))
+
+
+def test_learning_rates_are_set_for_the_step_about_to_run():
+    state = cb.TrainingState(start_step=10, total_steps=20)
+    seen = []
+    callback = attach(cb.LearningRates(state, seen.append), model())
+    callback.on_train_batch_begin(0)
+    state.step = 11
+    callback.on_train_batch_begin(1)
+    assert seen == [10, 11]

@@ -8,7 +8,7 @@ training (tfface.training.loop)
 ``load_data(settings)``   the data source's train/test split (``test_only``: held-out images alone)
 ``build_model(...)``      the compiled Keras model with its two optimizers built
 ``checkpoint_objects``    what a checkpoint holds (model, both optimizers)
-``set_learning_rate``     apply ``--learning_rate`` after restoring (may change on resume)
+``set_learning_rate``     G's and D's learning rates of a step (flags may change on resume; the decay)
 ``phases(settings)``      ``[(end_step, name)]``: one fit() per phase
 ``enter_phase``           switch the model to a phase (e.g. the iterative GAN's stages)
 ``dataset(...)``          the endless training tf.data stream, starting at a step
@@ -87,8 +87,8 @@ class Method:
 
     def make_optimizers(self, settings: Settings):
         """(generator optimizer, discriminator optimizer): Adam as in both papers."""
-        return tuple(distribution.make_optimizer(settings.learning_rate, settings.beta_1, settings.beta_2,
-                                                 settings.mixed_precision, name) for name in ("g_optimizer", "d_optimizer"))
+        return tuple(distribution.make_optimizer(lr, settings.beta_1, settings.beta_2, settings.mixed_precision, name)
+                     for lr, name in zip(settings.learning_rates(0), ("g_optimizer", "d_optimizer")))
 
     def build_model(self, settings: Settings, sync_batchnorm=False):
         model = self.model_class(**settings.pick(self.model_class.settings_keys), **self.model_arguments(settings),
@@ -100,9 +100,10 @@ class Method:
     def checkpoint_objects(self, model):
         return {"model": model, "g_optimizer": model.g_optimizer, "d_optimizer": model.d_optimizer}
 
-    def set_learning_rate(self, model, learning_rate):
-        for opt in (model.g_optimizer, model.d_optimizer):
-            getattr(opt, "inner_optimizer", opt).learning_rate.assign(learning_rate)
+    def set_learning_rate(self, model, settings: Settings, step):
+        """G's and D's learning rates for ``step`` (the flags may change on resume; the schedule moves each step)."""
+        for opt, lr in zip((model.g_optimizer, model.d_optimizer), settings.learning_rates(step)):
+            getattr(opt, "inner_optimizer", opt).learning_rate.assign(lr)
 
     def phases(self, settings: Settings):
         return [(settings.steps, "")]

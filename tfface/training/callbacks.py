@@ -51,6 +51,18 @@ def _finite_logs(logs):
     return None
 
 
+class LearningRates(keras.callbacks.Callback):
+    """Before each step: ``assign(step)`` sets the learning rates of the step about to run (the schedule is a
+    function of the global step, so a resumed run follows it exactly)."""
+
+    def __init__(self, state, assign):
+        super().__init__()
+        self.state, self.assign = state, assign
+
+    def on_train_batch_begin(self, batch, logs=None):
+        self.assign(self.state.step)
+
+
 class StepCounter(keras.callbacks.Callback):
     """Advances the global step after every batch and stops at the end of the phase."""
 

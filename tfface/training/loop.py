@@ -104,7 +104,7 @@ def _train(settings, run_dir, method, out, holder):
 
 def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model):
     manager, step_var, start = run.restore(method.checkpoint_objects(model), say=say)
-    method.set_learning_rate(model, settings.learning_rate)
+    method.set_learning_rate(model, settings, start)
 
     if start >= settings.steps:
         say(f"{run.path} is already trained to step {start} (--steps={settings.steps}); nothing to do")
@@ -123,6 +123,7 @@ def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, mod
     holder["state"] = state
     writer = tf.summary.create_file_writer(run.log_dir)
     callbacks = [
+        cb.LearningRates(state, lambda step: method.set_learning_rate(model, settings, step)),
         cb.StepCounter(state),
         cb.NaNGuard(state),
         cb.Checkpointer(state, manager, step_var, settings.checkpoint_every, model.weights, clock=run.write_clock),
