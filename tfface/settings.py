@@ -79,6 +79,7 @@ class Settings:
     mixed_precision: str = setting("float32", "compute precision (float16 uses dynamic loss scaling)", "runtime",
                                    PRECISIONS)
     jit_compile: bool = setting(False, "XLA-compile the train step (slower on CPU; try it on GPU)", "runtime")
+    flip: bool = setting(False, "augment: mirror training images left-right at random (probability 1/2)", "run")
     strict_data: bool = setting(False, "stop at the first bad image file instead of skipping it", "run")
     synthetic_train_size: int = setting(4096, "synthetic training identities (per domain for the residual method), "
                                         "rendered once and cached; 0 = a new identity for every image", "run",

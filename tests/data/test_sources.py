@@ -55,6 +55,23 @@ def test_stream_is_deterministic_and_resumable():
         np.testing.assert_array_equal(a[1], b[1])
 
 
+def test_flips_mirror_about_half_the_images_and_resume_the_same():
+    d = load_domains("synthetic", "Smiling", image_size=24)
+    plain = take(d.train_dataset(8, seed=2), 4)
+    flipped = take(d.train_dataset(8, seed=2, flip=True), 4)
+    resumed = take(d.train_dataset(8, seed=2, start_step=2, flip=True), 2)
+    mirrored = same = 0
+    for p, f in zip(plain, flipped):
+        for domain in (0, 1):
+            for a, b in zip(p[domain], f[domain]):
+                mirrored += np.array_equal(a[:, ::-1], b) and not np.array_equal(a, b)
+                same += np.array_equal(a, b)
+    assert mirrored + same == 64 and 16 <= mirrored <= 48, (mirrored, same)
+    for a, b in zip(flipped[2:], resumed):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+
+
 def test_index_stream_reshuffles_each_epoch_and_resumes_mid_epoch():
     full = list(pipeline.index_stream(5, seed=1).take(15).as_numpy_iterator())
     assert sorted(full[:5]) == sorted(full[5:10]) == list(range(5))

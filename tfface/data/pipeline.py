@@ -35,6 +35,7 @@ def _release_iterators_before_shutdown():
 from tfface.data.collections import Collection
 
 _FOREVER = 2**62
+_FLIP_SEED = 7919  # offsets the flips' random stream from the shuffles' (same run seed)
 
 
 def to_float(images):
@@ -66,18 +67,25 @@ def index_stream(size, seed, start=0, shuffle=True):
     return tf.data.Dataset.range(first_epoch, _FOREVER).flat_map(epoch).skip(start - first_epoch * size)
 
 
-def batches(collection: Collection, batch_size, seed=0, start_step=0, deterministic=True):
-    """Endless ``(uint8 images [B,S,S,3], float32 labels [B,K])`` batches from ``collection``."""
+def batches(collection: Collection, batch_size, seed=0, start_step=0, deterministic=True, flip=False):
+    """Endless ``(uint8 images [B,S,S,3], float32 labels [B,K])`` batches from ``collection``.
+
+    ``flip``: mirror each image left-right with probability 1/2, decided by (seed, step), so a resumed
+    run sees the same flips."""
     b, s, k = int(batch_size), collection.image_size, len(collection.attribute_names)
     idx = index_stream(collection.size, seed, start_step * b, collection.shuffle)
 
-    def load(i):
+    def load(step, i):
         imgs, labels = tf.numpy_function(collection.load_batch, [i], [tf.uint8, tf.float32])
         imgs.set_shape([b, s, s, 3])
         labels.set_shape([b, k])
+        if flip:
+            mirror = tf.random.stateless_uniform([b], seed=tf.stack([tf.constant(int(seed), tf.int64) + _FLIP_SEED, step])) < 0.5
+            imgs = tf.where(mirror[:, None, None, None], tf.reverse(imgs, axis=[2]), imgs)
         return imgs, labels
 
-    ds = idx.batch(b, drop_remainder=True).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
+    ds = idx.batch(b, drop_remainder=True).enumerate(int(start_step)).map(
+        load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=deterministic)
     options = tf.data.Options()
     options.deterministic = bool(deterministic)
     return ds.with_options(options)

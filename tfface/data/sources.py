@@ -81,9 +81,10 @@ class DomainData:
         """The first ``n`` (None: all) uint8 images of one domain of the ``"train"`` or ``"test"`` split."""
         return _first(getattr(self, split)[domain], n)
 
-    def train_dataset(self, batch_size, seed=0, start_step=0, deterministic=True):
-        """Endless ``(x0, x1)`` float32 batches in [-1, 1]; batch ``s`` is fixed by (seed, s)."""
-        ds = [pipeline.batches(self.train[d], batch_size, seed * 2 + d, start_step, deterministic) for d in (0, 1)]
+    def train_dataset(self, batch_size, seed=0, start_step=0, deterministic=True, flip=False):
+        """Endless ``(x0, x1)`` float32 batches in [-1, 1]; batch ``s`` is fixed by (seed, s).  ``flip``: random
+        left-right mirroring."""
+        ds = [pipeline.batches(self.train[d], batch_size, seed * 2 + d, start_step, deterministic, flip) for d in (0, 1)]
         return _zip_float(*ds).prefetch(tf.data.AUTOTUNE)
 
 
@@ -113,9 +114,10 @@ class LabeledData:
         """The first ``n`` (None: all) uint8 images of the ``"train"`` or ``"test"`` split."""
         return _first(getattr(self, split), n)
 
-    def train_dataset(self, batch_size, seed=0, start_step=0, deterministic=True):
-        """Endless ``(x, c)`` batches: float32 images in [-1, 1] and 0/1 labels."""
-        ds = pipeline.batches(self.train, batch_size, seed, start_step, deterministic)
+    def train_dataset(self, batch_size, seed=0, start_step=0, deterministic=True, flip=False):
+        """Endless ``(x, c)`` batches: float32 images in [-1, 1] and 0/1 labels.  ``flip``: random left-right
+        mirroring (labels unchanged: face attributes are symmetric)."""
+        ds = pipeline.batches(self.train, batch_size, seed, start_step, deterministic, flip)
         return ds.map(lambda x, c: (pipeline.to_float(x), c), num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 

@@ -75,7 +75,7 @@ class IterativeMethod(Method):
                                             minval=-1.0, maxval=1.0)
             return x, c, z, tf.roll(c, shift=1, axis=0)
 
-        ds = data.train_dataset(b, seed=s.seed, start_step=start_step, deterministic=True)
+        ds = data.train_dataset(b, seed=s.seed, start_step=start_step, deterministic=True, flip=s.flip)
         return ds.enumerate(start_step).map(add_codes, num_parallel_calls=tf.data.AUTOTUNE)
 
     def editor(self, model, s):

@@ -51,7 +51,7 @@ class ResidualMethod(Method):
         return [(s.steps, "")]
 
     def dataset(self, data, s, start_step):
-        return data.train_dataset(s.batch_size, seed=s.seed, start_step=start_step, deterministic=True)
+        return data.train_dataset(s.batch_size, seed=s.seed, start_step=start_step, deterministic=True, flip=s.flip)
 
     def editor(self, model, s=None):
         return ResidualEditor(model)
