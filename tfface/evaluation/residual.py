@@ -26,7 +26,7 @@ from tfface import files
 from tfface.data import synthetic
 from tfface.data.celeba import CelebA
 from tfface.data.collections import SyntheticCollection
-from tfface.evaluation import face_measures, metrics, statistics
+from tfface.evaluation import face_measures, metrics, regions, statistics
 from tfface.evaluation import judge as judge_lib
 from tfface.evaluation.report import fmt
 from tfface.inference import DIRECTIONS
@@ -93,11 +93,39 @@ def evaluate(ctx, figures_dir):
             entry["distribution"] = ctx.optional(f"distribution_{direction}",
                                                  lambda: ctx.distribution_distances(f_edit, f_in, f_real))
         entry["identity"] = ctx.optional(f"identity_{direction}", lambda x=x, y=y: ctx.identity(x, y))
+        if not ctx.data.has_ground_truth:
+            entry["region"] = ctx.optional(f"region_{direction}", lambda x=x, y=y: region_scores(attribute, x, y))
         out[direction] = entry
     if attribute == "Eyeglasses":
         out["landmarks"] = ctx.optional("landmarks", lambda: landmark_experiment(ctx, sets))
     out["figures"] = figures(ctx, sets, figures_dir)
     return out
+
+
+def five_points_of(images):
+    """Five landmarks of aligned faces [N, 5, 2]: dlib's where it is installed, else the training framing's."""
+    try:
+        return face_measures.five_points(face_measures.landmarks68(images)[0]), "dlib 68-point landmarks"
+    except RuntimeError:
+        return regions.template_points(len(images), images.shape[1]), "the training framing (no dlib)"
+
+
+def region_scores(attribute, inputs, edits, points=None):
+    """The residual's energy share inside the attribute's region (:mod:`tfface.evaluation.regions`):
+    mean, median and its interval, with the region's mean share of the area; ValueError for a global
+    attribute (no region)."""
+    source = "given"
+    if points is None:
+        points, source = five_points_of(inputs)
+    m = regions.masks(attribute, points, inputs.shape[1])
+    if m is None:
+        raise ValueError(f"{attribute} is a global attribute: no face region")
+    share = regions.energy_shares(inputs, edits, m)
+    share = share[np.isfinite(share)]
+    return {"energy_share": float(share.mean()) if len(share) else None,
+            "median_energy_share": float(np.median(share)) if len(share) else None,
+            "median_interval": statistics.median_interval(share) if len(share) else None,
+            "area_share": float(m.mean()), "images": int(len(share)), "landmarks": source}
 
 
 def _true_landmarks(ctx, i0, i1):
@@ -253,6 +281,18 @@ def report_sections(r):
                 lines.append(f"| {d} | {fmt(i['median_distance'], 3)} [{fmt(lo, 3)}, {fmt(hi, 3)}] | "
                              f"{fmt(i['share_same_person'], 3)} [{fmt(slo, 3)}, {fmt(shi, 3)}] | {i['pairs']} |")
         lines.append("")
+    if any(r[d].get("region") for d in DIRECTIONS):
+        lines += ["## Where the edit is", "",
+                  "Share of the residual's energy inside the attribute's face region (a box from the five landmarks, "
+                  "see tfface/evaluation/regions.py), per image; an edit spread evenly would score the region's area share.", "",
+                  "| direction | mean share | median [95% bootstrap] | area share | images | landmarks |", "|---|---|---|---|---|---|"]
+        for d in DIRECTIONS:
+            g = r[d].get("region")
+            if g:
+                lo, hi = g["median_interval"] or (None, None)
+                lines.append(f"| {d} | {fmt(g['energy_share'], 3)} | {fmt(g['median_energy_share'], 3)} [{fmt(lo, 3)}, "
+                             f"{fmt(hi, 3)}] | {fmt(g['area_share'], 3)} | {g['images']} | {g['landmarks']} |")
+        lines.append("")
     lm = r.get("landmarks")
     if lm:
         lines += ["## Landmark detection with glasses removal (paper 1, Table 2)", "",
@@ -294,8 +334,10 @@ class ProgressJudge:
 
     Per direction, on the first ``settings.eval_images`` test images of its
     domain (a fixed random subset of the held-out split): the shipped judge's
-    flip rate, the mean |residual|, and the median dlib identity distance on
-    the first ``identity_pairs`` of them (None without the ``faces`` extra).
+    flip rate, the mean |residual|, the residual's energy share inside the
+    attribute's face region (local attributes on real faces), and the median
+    dlib identity distance on the first ``identity_pairs`` of them (None
+    without the ``faces`` extra).
     The judge is the one ``tfface evaluate`` uses for the run's data kind and
     image size; without one (e.g. folders of an attribute it does not know)
     the flip rate is None and the rest is still measured.
@@ -303,6 +345,7 @@ class ProgressJudge:
 
     def __init__(self, settings, identity_pairs=PROGRESS_IDENTITY_PAIRS):
         self.settings, self.identity_pairs = settings, int(identity_pairs)
+        self.points = {}
         kind = "celeba" if settings.data_spec.kind == "folders" else settings.data_spec.kind
         self.judge, self.k, self.why_no_judge = None, None, None
         try:
@@ -318,7 +361,11 @@ class ProgressJudge:
         for direction, (_, x, y) in edited_test_sets(editor, data, self.settings.eval_images).items():
             entry = {"images": int(len(x)),
                      "mean_abs_residual": float(np.abs(y.astype(np.float64) - x).mean() / 127.5), "flip_rate": None,
-                     "identity_median": None}
+                     "identity_median": None, "region_energy": None}
+            if self.settings.attribute in regions.REGION_OF and not data.has_ground_truth:
+                if direction not in self.points:  # the inputs are the same every time: landmarks once
+                    self.points[direction] = five_points_of(x)[0]
+                entry["region_energy"] = region_scores(self.settings.attribute, x, y, self.points[direction])["energy_share"]
             if self.judge is not None:
                 p = judge_lib.predict(self.judge, y)[:, self.k]
                 entry["flip_rate"] = float(np.mean(p >= 0.5 if direction == "add" else p < 0.5))
