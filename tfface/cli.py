@@ -33,7 +33,7 @@ with silenced_native_stderr():
 from tfface import errors, files, photo, pretrained, recipes  # noqa: E402  (after TensorFlow's quiet load)
 from tfface.data.images import load_image
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
-from tfface.evaluation import judge
+from tfface.evaluation import judge, progress
 from tfface.evaluation.evaluate import evaluate
 from tfface.export import tflite
 from tfface.export.exporter import FORMATS, export_run, export_trained
@@ -196,6 +196,16 @@ def cmd_evaluate(args):
     evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare))
 
 
+def cmd_progress(args):
+    runs = progress.load(args.run_dir)
+    for name, records in runs:
+        for line in progress.table_lines(name, records):
+            print(line)
+    if args.out:
+        files.save_image(progress.chart(runs), args.out)
+        print(f"wrote {args.out}")
+
+
 # -- iterative --------------------------------------------------------------------------------
 def _parse_sets(values):
     out = {}
@@ -305,6 +315,12 @@ def build_parser():
                    help=_help("test images per domain, a random subset fixed for every run", "all of the test split"))
     p.add_argument("--compare", default="", help="comma-separated run directories for the ablation table")
     p.set_defaults(run=cmd_evaluate)
+
+    p = sub.add_parser("progress", help="quality against training time of runs trained with --judge_every",
+                       description="Prints each run's progress.jsonl as a table and draws the curves.")
+    p.add_argument("--run_dir", action="append", required=True, help="run directory (repeatable)")
+    p.add_argument("--out", default=None, help="PNG chart to write (default: none)")
+    p.set_defaults(run=cmd_progress)
 
     p = sub.add_parser("iterative", help="use a trained iterative GAN: recognize, reconstruct, transform, generate",
                        description="Writes a PNG grid (input | output), or prints recognised attributes.")
