@@ -35,7 +35,11 @@ setup(
         "faces": ["dlib-bin>=19.24", "face-recognition-models>=0.3.0"],
         # Running exported .tflite models.
         "lite": ["ai-edge-litert>=1.2"],
+        # The web demo (tfface demo).
+        "demo": ["gradio>=6.0"],
         "test": [
+            "gradio>=6.0",
+            "selenium>=4.20",
             "pytest>=8.0",
             "scikit-image>=0.22",
             "dlib-bin>=19.24",

@@ -4,8 +4,9 @@ import ast
 import pathlib
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "tfface"
-# Imports that may sit inside a function: optional extras, loaded only when used.
-OPTIONAL = {"ai_edge_litert.interpreter"}
+# Imports that may sit inside a function: optional extras, loaded only when used (Gradio, which the demo
+# imports, takes seconds: every other command would pay for it).
+OPTIONAL = {"ai_edge_litert.interpreter", "tfface.demo"}
 
 
 def modules():

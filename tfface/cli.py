@@ -6,6 +6,7 @@
     tfface export --run_dir RUN          SavedModel for TF Serving + TFLite (python export.py is the same)
     tfface edit --input photo.jpg --output edited.jpg --remove Eyeglasses --add Smiling
     tfface pretrained                    the bundled editors
+    tfface demo                          a local web page to edit your photo
     tfface evaluate --run_dir RUN
     tfface iterative transform --run_dir RUN a.jpg --set Eyeglasses=1
     tfface judge --data celeba:DIR --image_size 64
@@ -129,6 +130,13 @@ def cmd_export(args):
         target = export_trained(pretrained.load(entry), args.out, ("saved_model",), args.version, args.overwrite,
                                 args.model_name or entry["name"], args.tflite_variants, args.report_images, say=say)
     print(f"exported: {target}")
+
+
+def cmd_demo(args):
+    import tfface.demo  # Gradio takes seconds to import: only for this command
+
+    print(f"tfface demo on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
+    tfface.demo.launch(args.model, args.host, args.port)
 
 
 def cmd_pretrained(args):
@@ -296,6 +304,13 @@ def build_parser():
                    help=_help("edit every face, not only the most confident one (dlib's detector score)", "off"))
     p.add_argument("--overwrite", action="store_true", help=_help("replace an existing output file", "off"))
     p.set_defaults(run=cmd_edit, edits=None)
+
+    p = sub.add_parser("demo", help="a local web page to edit your photo (the demo extra: Gradio)",
+                       description="Starts a Gradio app on the bundled editors (or --model); offline, no share link.")
+    p.add_argument("--model", default=None, help="an exported editor instead of the bundled ones (SavedModel or .tflite)")
+    p.add_argument("--host", default="127.0.0.1", help=_help("address to listen on", "127.0.0.1"))
+    p.add_argument("--port", type=int, default=7860, help=_help("port", 7860))
+    p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("pretrained", help="list the bundled editors and their val scores",
                        description="The editors that ship in the package (tfface/pretrained/registry.json).")

@@ -168,10 +168,16 @@ def edit_photo(photo, editor, strength=1.0, all_faces=False):
     faces = detect_faces(photo)
     if not faces:
         raise NoFaceError("no face found")
+    chain = editor if isinstance(editor, (list, tuple)) else [editor]
+    return apply_edits(photo, faces if all_faces else faces[:1], [(one, strength) for one in chain]), len(faces)
+
+
+def apply_edits(photo, faces, edits):
+    """``edits``: [(editor, strength)] applied in turn to ``faces`` (from :func:`detect_faces`) of a photo."""
     out = photo
-    for one in editor if isinstance(editor, (list, tuple)) else [editor]:
-        out = _edit_faces(out, one, faces if all_faces else faces[:1], strength)
-    return out, len(faces)
+    for editor, strength in edits:
+        out = _edit_faces(out, editor, faces, strength)
+    return out
 
 
 def _edit_faces(photo, editor, faces, strength):

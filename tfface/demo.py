@@ -1,0 +1,157 @@
+"""A web page to edit your photo: ``tfface demo``, a local Gradio app on the bundled editors (or any export).
+
+    pip install -e ".[cpu,faces,demo]"
+    tfface demo                          # http://127.0.0.1:7860, the bundled editors
+    tfface demo --model export/m/1       # an exported residual editor (SavedModel or .tflite)
+
+Upload a photo or take one with the webcam, pick edits (add or remove each attribute, one strength each),
+and compare before and after with the slider; the download is the full-resolution result.  Every face
+found is edited (the same detection, alignment and paste-back as ``tfface edit``); a toggle draws the
+detected face boxes on the preview.  It runs offline: no CDN, web fonts, analytics or share links.
+
+:func:`build_app` returns the ``gr.Blocks`` app, to mount in your own FastAPI service
+(``gr.mount_gradio_app(fastapi_app, build_app(), path="/edit")``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from tfface import files, photo, pretrained
+from tfface.data.images import DEFAULT_MAX_PIXELS, load_image
+from tfface.errors import DataError, UsageError
+from tfface.faces import detect_faces
+
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # before Gradio reads it
+try:  # optional: the "demo" extra
+    import gradio as gr
+except ImportError:  # pragma: no cover - depends on the installation
+    gr = None
+
+CHOICES = ("keep", "add", "remove")
+PREVIEW_SIDE = 1024  # the comparison slider shows at most this many pixels a side; the download is full size
+CONCURRENCY = 2  # edits at once (2 cores); the rest wait in the queue, which bounds memory
+QUEUE_SIZE = 64
+
+
+def available_editors(model=None):
+    """{attribute: {"add": editor, "remove": editor}}: the bundled editors, or one exported model's."""
+    if model is not None:
+        meta_path = os.path.join(model, "assets.extra", "tfface.json") if os.path.isdir(model) else None
+        attribute = "attribute"
+        if meta_path and os.path.isfile(meta_path):
+            with open(meta_path) as f:
+                attribute = json.load(f).get("attribute", attribute)
+        return {attribute: {d: photo.load_editor(model, d) for d in ("add", "remove")}}
+    out = {}
+    for entry in pretrained.entries():
+        run = pretrained.load(entry)
+        size = run.settings.image_size
+        out[entry["attribute"]] = {"add": photo.KerasEditor(run.model.g0, size),
+                                   "remove": photo.KerasEditor(run.model.g1, size)}
+    if not out:
+        raise UsageError("no bundled editors in this installation; pass --model with an exported editor")
+    return out
+
+
+def _preview(img, faces, show_boxes):
+    picture = Image.fromarray(img)
+    scale = min(1.0, PREVIEW_SIDE / max(picture.size))
+    if scale < 1:
+        picture = picture.resize((round(picture.width * scale), round(picture.height * scale)), Image.Resampling.LANCZOS)
+    if show_boxes:
+        draw = ImageDraw.Draw(picture)
+        for (left, top, right, bottom), _, _ in faces:
+            draw.rectangle([left * scale, top * scale, right * scale, bottom * scale], outline=(0, 255, 0),
+                           width=max(2, round(3 * scale)))
+    return np.asarray(picture)
+
+
+def edit_request(editors, photo_path, show_boxes, settings, out_dir, max_pixels=DEFAULT_MAX_PIXELS):
+    """One request: (before preview, after preview, full-size PNG path, message).  ``settings``: per
+    attribute (in ``editors``' order) a choice of CHOICES and a strength.  ValueError with the message for
+    the user (no photo, nothing picked, unreadable or oversized file, no face)."""
+    if not photo_path:
+        raise ValueError("Upload a photo (or take one with the webcam) first.")
+    edits, names = [], []
+    for (attribute, pair), (choice, strength) in zip(editors.items(), settings):
+        if choice not in CHOICES:
+            raise ValueError(f"{attribute}: pick keep, add or remove")
+        if choice != "keep" and strength is not None and float(strength) != 0:
+            edits.append((pair[choice], float(strength)))
+            names.append(f"{choice} {attribute} ({float(strength):g})")
+    if not edits:
+        raise ValueError("Pick an edit: add or remove at least one attribute.")
+    try:
+        picture = load_image(photo_path, max_pixels=max_pixels)
+    except DataError as e:
+        raise ValueError(f"This file cannot be edited: {e}") from None
+    t0 = time.perf_counter()
+    faces = detect_faces(picture)
+    if not faces:
+        raise ValueError("No face found in this photo: try a photo where a face is seen from the front.")
+    edited = photo.apply_edits(picture, faces, edits)
+    seconds = time.perf_counter() - t0
+    path = os.path.join(out_dir, f"edited-{int(time.time() * 1000)}-{os.getpid()}.png")
+    files.save_image(edited, path)
+    h, w = picture.shape[:2]
+    message = (f"Edited {len(faces)} face(s) of a {w}×{h} photo: {', '.join(names)} in {seconds:.1f} s. "
+               f"The download is full size.")
+    return _preview(picture, faces, show_boxes), _preview(edited, faces, show_boxes), path, message
+
+
+def build_app(model=None, max_pixels=DEFAULT_MAX_PIXELS):
+    """The Gradio app (``gr.Blocks``) on the bundled editors, or on ``model`` (an exported editor)."""
+    if gr is None:
+        raise UsageError('the demo needs Gradio: pip install -e ".[demo]"')
+    editors = available_editors(model)
+    out_dir = tempfile.mkdtemp(prefix="tfface-demo-")
+    with gr.Blocks(title="tfface: edit a face", analytics_enabled=False) as app:
+        gr.Markdown("## tfface: edit the faces in your photo\nResidual-image editors running on this computer; "
+                    "nothing leaves it.")
+        with gr.Row():
+            with gr.Column():
+                image = gr.Image(type="filepath", sources=["upload", "webcam"], label="Your photo", elem_id="photo")
+                controls = []
+                for attribute in editors:
+                    with gr.Row():
+                        choice = gr.Radio(list(CHOICES), value="keep", label=attribute.replace("_", " "),
+                                          elem_id=f"choice-{attribute}")
+                        strength = gr.Slider(0.0, 1.5, value=1.0, step=0.05, label="strength",
+                                             elem_id=f"strength-{attribute}")
+                    controls += [choice, strength]
+                boxes = gr.Checkbox(value=False, label="show the detected face boxes", elem_id="boxes")
+                go = gr.Button("Edit", variant="primary", elem_id="edit")
+            with gr.Column():
+                compare = gr.ImageSlider(label="before | after", type="numpy", elem_id="compare")
+                download = gr.DownloadButton("Download the full-size result", visible=False, elem_id="download")
+                status = gr.Markdown(elem_id="status")
+
+        def run(photo_path, show_boxes, *values):
+            pairs = list(zip(values[0::2], values[1::2]))
+            try:
+                before, after, path, message = edit_request(editors, photo_path, show_boxes, pairs, out_dir, max_pixels)
+            except ValueError as e:
+                raise gr.Error(str(e)) from None
+            return (before, after), gr.DownloadButton(value=path, visible=True), message
+
+        go.click(run, [image, boxes, *controls], [compare, download, status], concurrency_limit=CONCURRENCY)
+    app.queue(max_size=QUEUE_SIZE, default_concurrency_limit=CONCURRENCY)
+    app.tfface_output_dir = out_dir
+    return app
+
+
+def launch(model=None, host="127.0.0.1", port=7860, max_pixels=DEFAULT_MAX_PIXELS, block=True):
+    """Start the app on ``host:port`` (loopback by default), offline: no share link, no analytics, no SSR
+    node server.  Returns the app (``block=False``: it keeps serving in a background thread)."""
+    app = build_app(model, max_pixels)
+    app.launch(server_name=host, server_port=int(port), share=False, inbrowser=False, ssr_mode=False,
+               mcp_server=False, prevent_thread_lock=not block, quiet=not block, show_error=True,
+               allowed_paths=[app.tfface_output_dir])
+    return app
