@@ -100,6 +100,8 @@ class Settings:
                              "(they output the whole image)", "residual", defines_model=True)
     dual: bool = setting(True, "dual learning G1(G0(x0)), G0(G1(x1)); --no_dual is the §6.2 ablation", "residual",
                          defines_model=True)
+    d_width: typing.Optional[float] = setting(None, "D's channel-width multiplier (default: --width); a stronger D "
+                                              "than G", "residual", defines_model=True)
     d_norm: str = setting("spectral", "discriminator normalisation: spectral, or batch (Table 1 exactly)", "residual",
                           D_NORMS, defines_model=True)
     residual_init: str = setting("zero", "generators' last layer: zero = start as the identity; normal = N(0, 0.02) "
@@ -144,6 +146,7 @@ class Settings:
         need(self.image_size >= 16 and self.image_size % 16 == 0,
              f"--image_size must be a multiple of 16 and >= 16, got {self.image_size}")
         need(0 < self.width <= 4, f"--width must be in (0, 4], got {self.width}")
+        need(self.d_width is None or 0 < self.d_width <= 4, f"--d_width must be in (0, 4], got {self.d_width}")
         need(self.learning_rate > 0, f"--learning_rate must be > 0, got {self.learning_rate}")
         need(self.d_learning_rate is None or self.d_learning_rate > 0,
              f"--d_learning_rate must be > 0, got {self.d_learning_rate}")

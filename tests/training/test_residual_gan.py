@@ -71,6 +71,14 @@ def test_ablations_change_the_step():
     assert "x_plus_residual" not in [layer.name for layer in m.g0.layers]
 
 
+def test_d_width_widens_d_alone_and_survives_the_config():
+    m = ResidualGAN(32, 0.25, d_width=0.5)
+    same = ResidualGAN(32, 0.25)
+    assert m.d.count_params() > 3 * same.d.count_params()
+    assert m.g0.count_params() == same.g0.count_params()
+    assert ResidualGAN.from_config(m.get_config()).d.count_params() == m.d.count_params()
+
+
 @pytest.mark.slow
 def test_short_run_beats_doing_nothing_on_the_ground_truth(tmp_path):
     # 400 steps at 32 px (about a minute): both directions move the glasses
