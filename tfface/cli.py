@@ -43,7 +43,7 @@ from tfface.methods import get as get_method
 from tfface.methods import load_run
 from tfface.pictures import grid_image
 from tfface.settings import FIELDS, GROUPS, TYPES, Settings
-from tfface.training import loop
+from tfface.training import launcher, loop
 
 
 class ParseError(UsageError):
@@ -97,6 +97,11 @@ def settings_from_args(args, base=None) -> Settings:
 
 
 def cmd_train(args):
+    if args.workers > 1:
+        if getattr(args, "strategy", "multiworker") != "multiworker":
+            raise UsageError(f"--workers starts --strategy=multiworker workers; drop --strategy={args.strategy}")
+        launcher.run_local_workers(args.argv, args.workers, say=lambda m: print(m, flush=True))
+        return
     recipe_name, base = recipes.load(args.recipe) if args.recipe else (None, None)
     settings = settings_from_args(args, base).validate()
     method = get_method(settings.method)
@@ -267,6 +272,9 @@ def build_parser():
     p.add_argument("--recipe", default=None,
                    help=f"start from a recipe's settings (flags given replace them): a file, or one of "
                         f"{', '.join(recipes.names()) or 'the shipped recipes'}")
+    p.add_argument("--workers", type=int, default=1,
+                   help=_help("start this many local worker processes of one --strategy=multiworker run (loopback "
+                              "ports, CPUs split between them); see the README for several machines", 1))
     add_settings_flags(p)
     p.set_defaults(run=cmd_train)
 
@@ -395,6 +403,7 @@ def main(argv=None, prog="tfface"):
     name = prog
     try:
         args, extra = parser.parse_known_args(argv)
+        args.argv = argv[1:] if argv and argv[0] == args.command else argv  # a command's own flags (the launcher)
         name = f"{prog} {args.command}" if prog == "tfface" else prog
         if extra:
             raise ParseError(f"unrecognized arguments: {' '.join(extra)}", name)

@@ -9,6 +9,7 @@ line, no traceback) and exits with the code of the error:
 1     a data or file problem (missing path, unusable images, no face)
 2     bad flags or settings
 3     training diverged (a loss became NaN/Inf; the last good checkpoint is kept)
+4     a worker of a multi-worker run was lost (the others stop; restart all to resume)
 130   interrupted (Ctrl-C, SIGINT)
 143   terminated (SIGTERM, e.g. a scheduler's preemption)
 ====  ===========================================================
@@ -22,6 +23,7 @@ EXIT_OK = 0
 EXIT_DATA = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
+EXIT_WORKER_LOST = 4
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
@@ -56,3 +58,9 @@ class TrainingDiverged(TffaceError, RuntimeError):
     """A loss or weight became NaN/Inf; training stopped and the last good checkpoint is kept."""
 
     exit_code = EXIT_DIVERGED
+
+
+class WorkerLost(TffaceError, RuntimeError):
+    """A worker of a multi-worker run died or stopped answering; the others stop (restart all to resume)."""
+
+    exit_code = EXIT_WORKER_LOST

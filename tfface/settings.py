@@ -18,7 +18,7 @@ from tfface.data.spec import DataSpec, parse_data_flag
 from tfface.errors import UsageError
 
 METHODS = ("residual", "iterative")
-STRATEGIES = ("default", "mirrored")
+STRATEGIES = ("default", "mirrored", "multiworker")
 PRECISIONS = ("float32", "bfloat16", "float16")
 D_NORMS = ("spectral", "batch")
 RESIDUAL_INITS = ("zero", "normal")
@@ -72,7 +72,8 @@ class Settings:
     beta_2: float = setting(0.999, "Adam beta_2", "optimisation")
     deterministic: bool = setting(False, "deterministic ops: a resumed run ends bitwise equal to an uninterrupted one",
                                   "runtime")
-    strategy: str = setting("default", "distribution strategy (mirrored: all GPUs, or --replicas logical CPUs)",
+    strategy: str = setting("default", "distribution strategy (mirrored: all GPUs, or --replicas logical CPUs; "
+                            "multiworker: one process per worker, from TF_CONFIG, or started by --workers)",
                             "runtime", STRATEGIES)
     replicas: int = setting(2, "logical CPU devices for --strategy=mirrored on a machine without GPUs", "runtime",
                             minimum=1)

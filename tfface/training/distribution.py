@@ -6,6 +6,11 @@
 - ``mirrored``: ``tf.distribute.MirroredStrategy`` over all GPUs, or, on a
   machine without GPUs, over ``--replicas`` logical CPU devices (useful for
   testing distribution code; it does not make CPU training faster).
+- ``multiworker``: ``tf.distribute.MultiWorkerMirroredStrategy``, one process
+  per worker, the cluster described by ``TF_CONFIG`` (what Kubernetes training
+  operators and cluster launchers set; ``tfface train --workers N`` sets it for
+  N local processes).  Collectives time out after ``COLLECTIVE_TIMEOUT``
+  seconds, so a lost worker stops the others instead of hanging them.
 
 Losses are per-example and reduced with :func:`global_mean`, i.e. summed and
 divided by the *global* batch size, so that gradients summed across replicas
@@ -16,9 +21,13 @@ batch too.
 
 from __future__ import annotations
 
+import json
+import os
+
 import keras
 import tensorflow as tf
 
+from tfface.errors import UsageError
 from tfface.settings import PRECISIONS, STRATEGIES
 
 
@@ -46,11 +55,41 @@ def configure_devices(strategy, replicas=2):
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
 
 
+COLLECTIVE_TIMEOUT = 30  # seconds a multi-worker collective waits for the other workers
+
+
+def cluster_spec():
+    """(workers, this task's index, is chief) from TF_CONFIG; UsageError when it is missing or malformed."""
+    raw = os.environ.get("TF_CONFIG")
+    if not raw:
+        raise UsageError("--strategy=multiworker needs TF_CONFIG (the cluster and this task), or use --workers N "
+                         "to start N local workers")
+    try:
+        config = json.loads(raw)
+        cluster, task = config["cluster"], config["task"]
+        workers = list(cluster.get("chief", [])) + list(cluster.get("worker", []))
+        kind, index = task["type"], int(task["index"])
+    except (ValueError, KeyError, TypeError) as e:
+        raise UsageError(f"TF_CONFIG is not a cluster description ({{\"cluster\": ..., \"task\": ...}}): {e}") from None
+    if kind not in ("chief", "worker") or not workers:
+        raise UsageError(f"TF_CONFIG task type must be chief or worker with workers listed, got {kind!r}")
+    chief = kind == "chief" or (kind == "worker" and index == 0 and "chief" not in cluster)
+    return workers, index, chief
+
+
+def is_multiworker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
 def make_strategy(name="default", replicas=2):
     if name not in STRATEGIES:
         raise ValueError(f"--strategy must be one of {', '.join(STRATEGIES)}, got {name!r}")
     if name == "default":
         return tf.distribute.get_strategy()
+    if name == "multiworker":
+        cluster_spec()  # a clear error before TensorFlow reads TF_CONFIG
+        options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT)
+        return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
     gpus = tf.config.list_logical_devices("GPU")
     if gpus:
         return tf.distribute.MirroredStrategy()

@@ -5,6 +5,7 @@ and a ``get_config`` of the constructor's keyword arguments."""
 from __future__ import annotations
 
 import keras
+import tensorflow as tf
 
 
 class GANModel(keras.Model):
@@ -45,6 +46,34 @@ class GANModel(keras.Model):
         """Create optimizer slots now (a checkpoint restores into existing slots)."""
         self.g_optimizer.build(self.generator_variables)
         self.d_optimizer.build(self.discriminator_variables)
+
+    # -- the compiled step -----------------------------------------------------------------
+    # Keras's fit() drives train_step through its own compiled function.  Under
+    # MultiWorkerMirroredStrategy (Keras 3.15) that function's reduction of the logs fails, so the
+    # multi-worker loop (tfface.training.loop) sets ``own_step`` and each step is our function:
+    # strategy.run(train_step), every log averaged over the replicas.
+    own_step = False
+
+    def step_function(self):
+        strategy = self.distribute_strategy
+
+        @tf.function
+        def step(iterator):
+            out = strategy.run(self.train_step, args=(next(iterator),))
+            return {k: strategy.reduce("MEAN", v, axis=None) for k, v in out.items()}
+
+        return step
+
+    def compiled_step(self):
+        """A new compiled step over an iterator: ours with ``own_step``, else Keras's."""
+        return self.step_function() if self.own_step else self._make_function(self.train_step)
+
+    def make_train_function(self, force=False):
+        if not self.own_step:
+            return super().make_train_function(force)
+        if self.train_function is None or force:
+            self.train_function = self.step_function()
+        return self.train_function
 
     def track(self, values):
         """Update the trackers of ``values`` ({name: scalar}); returns their running means."""

@@ -193,7 +193,7 @@ class IterativeGAN(GANModel):
         def dispatch(iterator):
             key = (self.stage, self.schedule)
             if key not in variants:
-                variants[key] = self._make_function(self.train_step)
+                variants[key] = self.compiled_step()
             logs = variants[key](iterator)
             self.schedule = update_counts(float(logs["step_d_adv"]) / 2.0, float(logs["step_g_adv"]),
                                           self.update_ratio, self.max_updates)

@@ -15,15 +15,17 @@ from __future__ import annotations
 
 import contextlib
 import math
+import shutil
 import signal
 import sys
+import tempfile
 import threading
 import time
 
 import keras
 import tensorflow as tf
 
-from tfface.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted, TrainingDiverged
+from tfface.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted, TrainingDiverged, WorkerLost
 from tfface.settings import Settings, SettingsError
 from tfface.training import callbacks as cb
 from tfface.training import distribution
@@ -93,19 +95,58 @@ def _train(settings, run_dir, method, out, holder):
         settings.check_resumable_from(run.load_settings(), run.path)
 
     strategy = setup_runtime(settings)
+    worker = Worker(strategy)
+    if settings.batch_size % strategy.num_replicas_in_sync:
+        raise SettingsError(f"--batch_size ({settings.batch_size}) must be divisible by the "
+                            f"{strategy.num_replicas_in_sync} replicas of the cluster")
+    if not worker.chief:
+        say = lambda msg: None  # noqa: E731 - the chief reports for all workers
     data = method.load_data(settings)
     say(f"data: {data.describe()}")
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     model = build(method, settings, strategy)
+    if not worker.chief:
+        return _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model, worker)
     with run.lock():  # one training per run directory, from before its first write to the end
-        return _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model)
+        return _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model, worker)
 
 
-def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model):
+class Worker:
+    """This process's part in training: the only one (default, mirrored), or one worker of a
+    MultiWorkerMirroredStrategy cluster.  Only the chief writes to the run directory; the others save
+    their checkpoints (every worker must take part in saving) to a temporary directory, removed at the end."""
+
+    def __init__(self, strategy):
+        self.strategy = strategy
+        self.multi = distribution.is_multiworker(strategy)
+        self.chief = not self.multi or bool(strategy.extended.should_checkpoint)
+        self.scratch = None
+
+    def save_manager(self, manager):
+        if self.chief:
+            return manager
+        self.scratch = tempfile.mkdtemp(prefix="tfface-worker-checkpoints-")
+        return tf.train.CheckpointManager(manager.checkpoint, self.scratch, max_to_keep=1)
+
+    def cleanup(self):
+        if self.scratch:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model, worker):
+    try:
+        return _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, data, model, worker)
+    finally:
+        worker.cleanup()
+
+
+def _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, data, model, worker):
     manager, step_var, start = run.restore(method.checkpoint_objects(model), say=say)
     method.set_learning_rate(model, settings, start)
 
+    if start >= settings.steps and not worker.chief:
+        return {}
     if start >= settings.steps:
         say(f"{run.path} is already trained to step {start} (--steps={settings.steps}); nothing to do")
         if start > settings.steps:
@@ -115,22 +156,27 @@ def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, mod
         return _finish(run, method, model, data, settings, start, 0.0, say)
 
     # Made before anything is written: a method without it refuses --judge_every here.
-    measure = method.progress_measure(settings, data) if settings.judge_every else None
-    run.save_settings(settings)
+    measure = method.progress_measure(settings, data) if settings.judge_every and worker.chief else None
+    if worker.chief:
+        run.save_settings(settings)
     say(f"run: {run.path}  ({'resuming at step ' + str(start) if start else 'new run'}, "
         f"{settings.steps} steps, {strategy.num_replicas_in_sync} replica(s), {settings.mixed_precision})")
     state = cb.TrainingState(start, settings.steps, seconds_before=run.training_seconds_at(start))
     holder["state"] = state
-    writer = tf.summary.create_file_writer(run.log_dir)
     callbacks = [
         cb.LearningRates(state, lambda step: method.set_learning_rate(model, settings, step)),
         cb.StepCounter(state),
         cb.NaNGuard(state),
-        cb.Checkpointer(state, manager, step_var, settings.checkpoint_every, model.weights, clock=run.write_clock),
-        cb.ProgressLogger(state, settings.log_every, method.log_keys, out),
-        cb.TensorBoardLogger(state, writer, settings.log_every),
-        cb.SampleImages(state, writer, settings.sample_every, lambda m: method.sample_grid(m, data), run.samples_dir),
+        cb.Checkpointer(state, worker.save_manager(manager), step_var, settings.checkpoint_every, model.weights,
+                        clock=run.write_clock if worker.chief else None),
     ]
+    writer = tf.summary.create_file_writer(run.log_dir) if worker.chief else None
+    if worker.chief:  # only the chief reports and writes
+        callbacks += [
+            cb.ProgressLogger(state, settings.log_every, method.log_keys, out),
+            cb.TensorBoardLogger(state, writer, settings.log_every),
+            cb.SampleImages(state, writer, settings.sample_every, lambda m: method.sample_grid(m, data), run.samples_dir),
+        ]
     if measure is not None:
         run.trim_progress(start)
         callbacks.append(cb.JudgedProgress(state, settings.judge_every, measure, run.progress_path))
@@ -145,13 +191,17 @@ def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, mod
         if phase:
             say(f"phase: {phase} until step {end}")
         dataset = method.dataset(data, settings, state.step)
-        model.fit(dataset, epochs=math.ceil((end - state.step) / settings.log_every),
-                  steps_per_epoch=settings.log_every, verbose=0, shuffle=False, callbacks=callbacks)
+        if worker.multi:
+            multiworker_fit(model, strategy, dataset, callbacks, state, end - state.step)
+        else:
+            model.fit(dataset, epochs=math.ceil((end - state.step) / settings.log_every),
+                      steps_per_epoch=settings.log_every, verbose=0, shuffle=False, callbacks=callbacks)
         if state.diverged is not None or state.stop_signal is not None:
             break
     holder.update(state=None, outside=f"after training (the checkpoint of step {state.step} is kept)")
     seconds = time.perf_counter() - t0
-    writer.close()
+    if writer is not None:
+        writer.close()
     if state.diverged is not None:
         step, name, value = state.diverged
         kept = (f"the last good checkpoint (step {state.last_checkpoint_step}) in {run.checkpoint_dir} is kept"
@@ -159,9 +209,11 @@ def _resume_and_fit(settings, method, out, holder, say, run, strategy, data, mod
         raise TrainingDiverged(f"training stopped: {name} became {value} at step {step}; {kept}. "
                                f"Try a lower --learning_rate or --mixed_precision=float32")
     if state.stop_signal is not None:
-        name, code = SIGNALS[state.stop_signal]
+        name, code = SIGNALS.get(state.stop_signal, ("a stop on another worker", EXIT_TERMINATED))
         raise Interrupted(f"{name} at step {state.step}: checkpoint saved in {run.checkpoint_dir}; re-run the same "
                           f"command to resume", code)
+    if not worker.chief:
+        return {}
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     return _finish(run, method, model, data, settings, state.step, seconds, say, steps_run=state.step - start)
@@ -181,3 +233,59 @@ def _finish(run, method, model, data, settings, step, seconds, say, steps_run=0)
     for line in method.summarize(metrics):
         say(line)
     return metrics
+
+
+# -- several workers (MultiWorkerMirroredStrategy) -------------------------------------------------
+OTHER_WORKER_STOPPED = -1  # state.stop_signal when another worker received the signal
+LOST = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
+        tf.errors.InternalError)
+
+
+def shard_of_global_batches(dataset, context):
+    """This input pipeline's slice of every global batch: each worker builds the same global batches from
+    the same seed and keeps its own rows, so the cluster trains on exactly the single-process batches."""
+    n, i = context.num_input_pipelines, context.input_pipeline_id
+
+    def take(*parts):
+        b = tf.shape(parts[0])[0] // n
+        return tuple(p[i * b:(i + 1) * b] for p in parts)
+
+    return dataset.map(take, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def multiworker_fit(model, strategy, dataset, callbacks, state, steps):
+    """``steps`` training steps under MultiWorkerMirroredStrategy, the callbacks as fit() would call them.
+
+    Keras 3.15's fit() does not run under this strategy; this loop runs ``strategy.run(train_step)``
+    (:meth:`tfface.training.gan.GANModel.step_function`) and, after every step, one all-reduce of
+    "did any worker get SIGINT/SIGTERM?", so all workers checkpoint and stop at the same step.  A worker
+    that dies or stops answering makes the next collective time out here: WorkerLost.
+    """
+    dist = strategy.distribute_datasets_from_function(lambda ctx: shard_of_global_batches(dataset, ctx))
+    model.own_step = True
+
+    @tf.function
+    def any_worker(flag):
+        return strategy.reduce("SUM", strategy.run(lambda f: tf.identity(f), args=(flag,)), axis=None)
+
+    cbl = keras.callbacks.CallbackList(callbacks, model=model)
+    model.stop_training = False
+    try:
+        iterator = iter(dist)
+        cbl.on_train_begin()
+        for i in range(steps):
+            cbl.on_train_batch_begin(i)
+            logs = model.make_train_function()(iterator)
+            logs = {k: float(v) for k, v in logs.items()}
+            asked = any_worker(tf.constant(0.0 if state.stop_signal is None else 1.0))
+            if float(asked) > 0 and state.stop_signal is None:
+                state.stop_signal = OTHER_WORKER_STOPPED
+            cbl.on_train_batch_end(i, logs)
+            if model.stop_training:
+                break
+        cbl.on_train_end()
+    except LOST as e:
+        first = (getattr(e, "message", "") or str(e)).strip().splitlines()[0][:160]
+        raise WorkerLost(f"lost contact with another worker at step {state.step} ({type(e).__name__}: {first}); "
+                         f"stopping. Restart all workers with the same command to resume from the checkpoint of step "
+                         f"{state.last_checkpoint_step}") from None
