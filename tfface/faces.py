@@ -24,19 +24,34 @@ except ImportError:  # pragma: no cover - depends on the installation
 MIN_FACE_SCORE = 0.3
 
 
+class _Models:
+    """dlib's models by name, each loaded on first use (the 68-point predictor and the identity network
+    take a second to load, and photo editing needs neither)."""
+
+    LOADERS = {
+        "dlib": lambda: dlib,
+        "detector": lambda: dlib.get_frontal_face_detector(),
+        "five": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_five_point_model_location()),
+        "sixty_eight": lambda: dlib.shape_predictor(face_recognition_models.pose_predictor_model_location()),
+        "embedder": lambda: dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location()),
+    }
+
+    def __init__(self):
+        self._loaded = {}
+
+    def __getitem__(self, name):
+        if name not in self._loaded:
+            self._loaded[name] = self.LOADERS[name]()
+        return self._loaded[name]
+
+
 @functools.lru_cache(maxsize=1)
 def dlib_models():
-    """{"dlib", "detector", "five", "sixty_eight", "embedder"}; RuntimeError without the faces extra."""
+    """{"dlib", "detector", "five", "sixty_eight", "embedder"}, each loaded when first asked for, once per
+    process; RuntimeError without the faces extra."""
     if dlib is None:
         raise RuntimeError('face detection, landmarks and identity need dlib: pip install -e ".[faces]"')
-    frm = face_recognition_models
-    return {
-        "dlib": dlib,
-        "detector": dlib.get_frontal_face_detector(),
-        "five": dlib.shape_predictor(frm.pose_predictor_five_point_model_location()),
-        "sixty_eight": dlib.shape_predictor(frm.pose_predictor_model_location()),
-        "embedder": dlib.face_recognition_model_v1(frm.face_recognition_model_location()),
-    }
+    return _Models()
 
 
 def detect_faces(photo, min_score=MIN_FACE_SCORE):

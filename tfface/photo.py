@@ -113,35 +113,38 @@ def _invert(a):
     return np.linalg.inv(m)[:2]
 
 
-def _feather(u, v, size):
-    """Weight 1 inside the crop, fading to 0 over FEATHER * size at its borders."""
-    ramp = FEATHER * size
-    d = np.minimum.reduce([u, v, size - 1 - u, size - 1 - v]) / ramp
-    d = np.clip(d, 0.0, 1.0)
-    return 0.5 - 0.5 * np.cos(np.pi * d)
+def _feather_map(size):
+    """Weight of the edit over the crop: 1 inside, fading to 0 over FEATHER * size at its borders."""
+    c = np.arange(size, dtype=np.float32)
+    d = np.minimum(c, size - 1 - c) / (FEATHER * size)
+    ramp = 0.5 - 0.5 * np.cos(np.pi * np.clip(d, 0.0, 1.0))
+    return np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
 
 
-def _bilinear(img, u, v):
-    """Sample img [S,S,C] at float coordinates (u = x, v = y); outside -> 0."""
-    s = img.shape[0]
-    u0, v0 = np.floor(u).astype(int), np.floor(v).astype(int)
-    fu, fv = (u - u0)[..., None], (v - v0)[..., None]
-    out = np.zeros(u.shape + (img.shape[2],), np.float64)
-    for du, dv, w in ((0, 0, (1 - fu) * (1 - fv)), (1, 0, fu * (1 - fv)), (0, 1, (1 - fu) * fv), (1, 1, fu * fv)):
-        uu, vv = u0 + du, v0 + dv
-        ok = (uu >= 0) & (uu < s) & (vv >= 0) & (vv < s)
-        out += np.where(ok[..., None], img[np.clip(vv, 0, s - 1), np.clip(uu, 0, s - 1)], 0.0) * w
-    return out
+def _warp(channel, inv, offset, shape):
+    """A float32 crop-sized map warped to a photo region (bilinear; 0 outside the crop): PIL's affine
+    transform of a mode-F image, in C, instead of per-pixel NumPy over what can be millions of pixels."""
+    x0, y0 = offset
+    h, w = shape
+    # PIL samples output pixel (x, y) at input (a (x + .5) + b (y + .5) + c, ...), the convention the crop
+    # was cut with; the region starts at (x0, y0) of the photo.
+    a = np.linalg.inv(np.vstack([inv, [0, 0, 1]]))[:2]  # photo -> crop
+    t = a @ np.array([x0, y0, 1.0])
+    coeffs = (a[0, 0], a[0, 1], t[0], a[1, 0], a[1, 1], t[1])
+    img = Image.fromarray(channel, mode="F")
+    out = img.transform((w, h), Image.AFFINE, data=coeffs, resample=Image.BILINEAR, fillcolor=0.0)
+    return np.asarray(out, np.float32)
 
 
 def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
-    """Edit one face in place of a float copy; returns (new float photo, (x0, y0, x1, y1) region touched)."""
+    """The edit of one face: (the change to add [h, w, 3] float32 in [0, 1] units, (x0, y0, x1, y1) the photo
+    region it covers), or (None, None) when the crop falls outside the photo."""
     size = editor.size
     a = alignment(left_eye, right_eye, size)
     inv = _invert(a)  # crop -> photo
     crop = Image.fromarray(photo).transform((size, size), Image.AFFINE, data=tuple(inv.reshape(-1)),
                                             resample=Image.BICUBIC)
-    residual = editor.residual(np.asarray(crop, np.float32) / 255.0, float(strength))
+    residual = editor.residual(np.asarray(crop, np.float32) / 255.0, float(strength)).astype(np.float32)
     # The photo region the crop covers.
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
     h, w = photo.shape[:2]
@@ -149,13 +152,11 @@ def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, [w, h])
     if x1 <= x0 or y1 <= y0:
         return None, None
-    ys, xs = np.mgrid[y0:y1, x0:x1].astype(np.float64)
-    u = a[0, 0] * xs + a[0, 1] * ys + a[0, 2]
-    v = a[1, 0] * xs + a[1, 1] * ys + a[1, 2]
-    weight = _feather(u, v, size) * ((u >= 0) & (u <= size - 1) & (v >= 0) & (v <= size - 1))
-    r = _bilinear(residual.astype(np.float64), u, v)
-    patch = photo[y0:y1, x0:x1].astype(np.float64) / 255.0 + weight[..., None] * r
-    return np.clip(patch, 0.0, 1.0), (x0, y0, x1, y1)
+    shape = (y1 - y0, x1 - x0)
+    # The feathered residual, warped back (sampling the product keeps the weight 0 outside the crop).
+    weighted = residual * _feather_map(size)[..., None]
+    delta = np.stack([_warp(np.ascontiguousarray(weighted[..., k]), inv, (x0, y0), shape) for k in range(3)], axis=-1)
+    return delta, (x0, y0, x1, y1)
 
 
 def edit_photo(photo, editor, strength=1.0, all_faces=False):
@@ -183,17 +184,15 @@ def apply_edits(photo, faces, edits):
 def _edit_faces(photo, editor, faces, strength):
     out = photo.copy()
     for box, left, right in faces:
-        patch, region = edit_face(photo, editor, left, right, strength)
-        if patch is None:
+        delta, region = edit_face(photo, editor, left, right, strength)
+        if delta is None:
             continue
         x0, y0, x1, y1 = region
-        # Blend with what is already there (overlapping faces), touching only this region.
-        base = out[y0:y1, x0:x1].astype(np.float64) / 255.0
-        orig = photo[y0:y1, x0:x1].astype(np.float64) / 255.0
-        new = np.clip(base + (patch - orig), 0.0, 1.0)
-        changed = np.round(new * 255.0).astype(np.uint8)
-        # Where the edit adds nothing (weight 0), keep the original bytes exactly.
-        same = np.abs(patch - orig).max(axis=-1) == 0
-        changed[same] = out[y0:y1, x0:x1][same]
+        # Added to what is already there (overlapping faces), touching only this region.
+        base = out[y0:y1, x0:x1]
+        changed = np.clip(np.round(base.astype(np.float32) + delta * 255.0), 0, 255).astype(np.uint8)
+        # Where the edit adds nothing (weight 0), the original bytes stay exactly.
+        same = ~delta.any(axis=-1)
+        changed[same] = base[same]
         out[y0:y1, x0:x1] = changed
     return out
