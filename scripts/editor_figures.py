@@ -1,0 +1,85 @@
+"""Figures of residual editors on real faces, for the README.
+
+    python scripts/editor_figures.py --run_dir ~/runs/eyeglasses --name eyeglasses
+    python scripts/editor_figures.py --pretrained eyeglasses          # a bundled editor
+
+Writes to assets/ (or --out):
+
+- ``<name>_astronaut.png``: skimage's astronaut photo (public domain) edited at full resolution through
+  the same detection, alignment and paste-back path as ``tfface edit``, adding and removing the
+  attribute; shown cropped around her face, before | add | remove.
+- ``<name>_val.png``: 16 faces of the CelebA val partition (8 without the attribute, edited by "add", and
+  8 with it, edited by "remove"): input | output pairs.  CelebA pictures: non-commercial research only
+  (assets/LICENSE.md).
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfface import files, pretrained  # noqa: E402
+from tfface.faces import detect_faces  # noqa: E402
+from tfface.inference import ResidualEditor  # noqa: E402
+from tfface.methods import load_run  # noqa: E402
+from tfface.photo import KerasEditor, apply_edits  # noqa: E402
+from tfface.pictures import grid_image  # noqa: E402
+
+ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
+
+
+def astronaut_figure(run, strength=1.0, crop_side=260):
+    from skimage import data as skdata
+
+    photo = skdata.astronaut()
+    faces = detect_faces(photo)
+    size = run.settings.image_size
+    edits = [apply_edits(photo, faces[:1], [(KerasEditor(g, size), strength)]) for g in (run.model.g0, run.model.g1)]
+    (left, top, right, bottom), _, _ = faces[0]
+    cx, cy = (left + right) / 2, (top + bottom) / 2
+    x0 = int(np.clip(cx - crop_side / 2, 0, photo.shape[1] - crop_side))
+    y0 = int(np.clip(cy - crop_side / 2, 0, photo.shape[0] - crop_side))
+    crop = lambda im: im[y0:y0 + crop_side, x0:x0 + crop_side]  # noqa: E731
+    return grid_image([[crop(photo), crop(edits[0]), crop(edits[1])]])
+
+
+def val_figure(run, n=8):
+    data = run.method.load_data(run.settings, test_only=True)
+    editor = ResidualEditor(run.model)
+    rows = []
+    for domain, direction in enumerate(("add", "remove")):
+        x = data.first_images("test", n, domain)
+        y = editor.edit(direction, x)
+        rows.append([im for pair in zip(x[:n // 2], y[:n // 2]) for im in pair])
+        rows.append([im for pair in zip(x[n // 2:], y[n // 2:]) for im in pair])
+    return grid_image(rows)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--run_dir")
+    ap.add_argument("--pretrained")
+    ap.add_argument("--name")
+    ap.add_argument("--out", default=ASSETS)
+    ap.add_argument("--no_val", action="store_true", help="skip the CelebA grid (no CelebA here)")
+    a = ap.parse_args()
+    if a.pretrained:
+        run = pretrained.load(pretrained.find(a.pretrained))
+    else:
+        run = load_run(a.run_dir, say=lambda m: None)
+    name = a.name or a.pretrained or os.path.basename(a.run_dir.rstrip("/"))
+    os.makedirs(a.out, exist_ok=True)
+    path = os.path.join(a.out, f"{name}_astronaut.png")
+    files.save_image(astronaut_figure(run), path)
+    print("wrote", path)
+    if not a.no_val:
+        path = os.path.join(a.out, f"{name}_val.png")
+        files.save_image(val_figure(run), path)
+        print("wrote", path)
+
+
+if __name__ == "__main__":
+    main()
