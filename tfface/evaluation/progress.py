@@ -31,12 +31,17 @@ def load(run_dirs):
     return out
 
 
+COLUMNS = (("flip", "flip_rate", 11), ("identity", "identity_median", 15), ("region", "region_energy", 13),
+           ("D target", "d_target", 15))
+
+
 def table_lines(name, records):
+    """A run's table: per direction the judged flip rate, identity, region share and its own D's
+    probability of the target class (D fooled where the judge is not: D target high, flip low)."""
     yield f"{name}:"
-    yield "  step    hours  " + "  ".join(f"{d + ' flip':>11} {d + ' identity':>15} {d + ' region':>13}" for d in DIRECTIONS)
+    yield "  step    hours  " + "  ".join(" ".join(f"{d + ' ' + title:>{w}}" for title, _, w in COLUMNS) for d in DIRECTIONS)
     for r in records:
-        cells = "  ".join(f"{fmt((r.get(d) or {}).get('flip_rate'), 3):>11} {fmt((r.get(d) or {}).get('identity_median'), 3):>15} "
-                          f"{fmt((r.get(d) or {}).get('region_energy'), 3):>13}" for d in DIRECTIONS)
+        cells = "  ".join(" ".join(f"{fmt((r.get(d) or {}).get(key), 3):>{w}}" for _, key, w in COLUMNS) for d in DIRECTIONS)
         yield f"  {r['step']:>6} {r['train_seconds'] / 3600:>6.2f}  {cells}"
 
 

@@ -26,10 +26,12 @@ from tfface import files
 from tfface.data import synthetic
 from tfface.data.celeba import CelebA
 from tfface.data.collections import SyntheticCollection
+from tfface.data.pipeline import to_float
 from tfface.evaluation import face_measures, metrics, regions, statistics
 from tfface.evaluation import judge as judge_lib
 from tfface.evaluation.report import fmt
-from tfface.inference import DIRECTIONS
+from tfface.inference import DIRECTIONS, batched
+from tfface.losses.residual import GENERATED
 from tfface.pictures import grid_image, heat, residual_picture
 
 
@@ -100,6 +102,16 @@ def evaluate(ctx, figures_dir):
         out["landmarks"] = ctx.optional("landmarks", lambda: landmark_experiment(ctx, sets))
     out["figures"] = figures(ctx, sets, figures_dir)
     return out
+
+
+def discriminator_view(model, edits, target):
+    """What the run's own D makes of edits: its mean probability of the target real class and of
+    "generated".  Next to the judge's flip rate it shows when D is fooled where the judge is not."""
+    x = np.asarray(edits)
+    logits = batched(lambda b: model.d(to_float(b), training=False)[0], x)
+    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    return {"d_target": float(p[:, target].mean()), "d_generated": float(p[:, GENERATED].mean())}
 
 
 def five_points_of(images):
@@ -337,7 +349,8 @@ class ProgressJudge:
     flip rate, the mean |residual|, the residual's energy share inside the
     attribute's face region (local attributes on real faces), and the median
     dlib identity distance on the first ``identity_pairs`` of them (None
-    without the ``faces`` extra).
+    without the ``faces`` extra), and the run's own D's view of the edits
+    (:func:`discriminator_view`).
     The judge is the one ``tfface evaluate`` uses for the run's data kind and
     image size; without one (e.g. folders of an attribute it does not know)
     the flip rate is None and the rest is still measured.
@@ -369,6 +382,7 @@ class ProgressJudge:
             if self.judge is not None:
                 p = judge_lib.predict(self.judge, y)[:, self.k]
                 entry["flip_rate"] = float(np.mean(p >= 0.5 if direction == "add" else p < 0.5))
+            entry.update(discriminator_view(editor.model, y, target=1 if direction == "add" else 0))
             n = min(self.identity_pairs, len(x))
             if n:
                 try:
