@@ -101,6 +101,9 @@ class Settings:
                              "(they output the whole image)", "residual", defines_model=True)
     dual: bool = setting(True, "dual learning G1(G0(x0)), G0(G1(x1)); --no_dual is the §6.2 ablation", "residual",
                          defines_model=True)
+    g_skips: bool = setting(False, "G with U-Net skip connections (full- and half-resolution features to the "
+                            "decoder), so the residual can follow the input pixel by pixel; Table 1 has none",
+                            "residual", defines_model=True)
     d_width: typing.Optional[float] = setting(None, "D's channel-width multiplier (default: --width); a stronger D "
                                               "than G", "residual", defines_model=True)
     d_norm: str = setting("spectral", "discriminator normalisation: spectral, or batch (Table 1 exactly)", "residual",

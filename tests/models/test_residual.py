@@ -88,3 +88,15 @@ def test_train_step_compiles_with_xla():
     x = np.random.default_rng(0).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     logs = m.fit(tf.data.Dataset.from_tensors((x, x)), epochs=1, steps_per_epoch=1, verbose=0).history
     assert np.isfinite(logs["g_loss"][0])
+
+
+def test_skips_feed_full_and_half_resolution_features_to_the_decoder():
+    plain = nets.transformation_network(32, width=0.25)
+    g = nets.transformation_network(32, width=0.25, skips=True)
+    assert g.get_layer("block5_conv").kernel.shape[2] == 32 + 16, "block4's 32 channels + block1's 16"
+    assert g.get_layer("block4_conv").kernel.shape[2] == 64 + 32, "block3's 64 channels + block2's 32"
+    assert plain.get_layer("block5_conv").kernel.shape[2] == 32
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
+    assert g(x).shape == x.shape
+    zero = nets.transformation_network(32, width=0.25, skips=True, zero_residual=True)
+    np.testing.assert_array_equal(zero(x).numpy(), x)  # still starts as the identity

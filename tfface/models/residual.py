@@ -102,21 +102,34 @@ def _block(x, filters, kernel, strides, name, sync, upsample=False):
     return layers.LeakyReLU(0.2, name=name)(x)
 
 
-def transformation_network(image_size=128, width=1.0, residual=True, sync_batchnorm=False, zero_residual=False, name="G"):
+def transformation_network(image_size=128, width=1.0, residual=True, sync_batchnorm=False, zero_residual=False,
+                           skips=False, name="G"):
     """G: image in [-1, 1] -> manipulated image (x + G(x) when ``residual``).
 
     ``zero_residual`` starts the output layer at zero, so G starts as the
     identity (r = 0 in eq. 2) instead of adding N(0, 0.02)-initialised noise.
+    ``skips`` (a departure from Table 1) concatenates block1's and block2's
+    features to the upsampled maps of the same size before block5's and
+    block4's convolutions (U-Net style): without them the residual is decoded
+    from the quarter-resolution bottleneck alone and cannot follow a thin
+    structure of the input pixel by pixel, such as the frames that removing
+    glasses must paint over.
     """
     if image_size % 4:
         raise ValueError(f"image size must be a multiple of 4, got {image_size}")
     x_in = keras.Input((image_size, image_size, 3), name="image")
     c = [_ch(c, width) for c in G_CHANNELS]
-    h = _block(x_in, c[0], 5, 1, "block1", sync_batchnorm)
-    h = _block(h, c[1], 4, 2, "block2", sync_batchnorm)
-    h = _block(h, c[2], 4, 2, "block3", sync_batchnorm)
-    h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True)
-    h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True)
+    h1 = _block(x_in, c[0], 5, 1, "block1", sync_batchnorm)
+    h2 = _block(h1, c[1], 4, 2, "block2", sync_batchnorm)
+    h = _block(h2, c[2], 4, 2, "block3", sync_batchnorm)
+    if skips:
+        h = layers.Concatenate(name="block4_skip")([NearestUpsampling2x(name="block4_up")(h), h2])
+        h = _block(h, c[3], 3, 1, "block4", sync_batchnorm)
+        h = layers.Concatenate(name="block5_skip")([NearestUpsampling2x(name="block5_up")(h), h1])
+        h = _block(h, c[4], 3, 1, "block5", sync_batchnorm)
+    else:
+        h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True)
+        h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True)
     # The output layer runs in float32 under mixed precision.
     init = "zeros" if (zero_residual and residual) else _init()
     out = layers.Conv2D(3, 4, padding="same", kernel_initializer=init, dtype="float32", name="output_conv")(h)
