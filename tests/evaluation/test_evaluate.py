@@ -119,5 +119,10 @@ def test_evaluation_on_a_test_only_celeba_copy_reads_all_of_it_or_a_fixed_subset
     assert result["add"]["classifier"]["flip_rate"]["n"] == 24 - glasses
     # The real target-class images of adding are the test images that have glasses, all of them.
     assert result["add"]["distribution"]["real_images"] == glasses
+    # Real faces: where the edit is, as the share of its energy inside the eye region.
+    region = result["remove"]["region"]
+    assert 0 < region["area_share"] < 0.3 and region["images"] <= glasses  # images whose residual is not zero
+    assert (region["energy_share"] is None) == (region["images"] == 0)
+    assert region["energy_share"] is None or 0 <= region["energy_share"] <= 1
     small = evaluate(str(runs / "no_dual"), data=data, classifier_dir=str(classifier_dir[0]), images=3, say=lambda m: None)
     assert (small["add"]["images"], small["remove"]["images"]) == (3, 3)
