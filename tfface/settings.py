@@ -101,6 +101,8 @@ class Settings:
                              "(they output the whole image)", "residual", defines_model=True)
     dual: bool = setting(True, "dual learning G1(G0(x0)), G0(G1(x1)); --no_dual is the §6.2 ablation", "residual",
                          defines_model=True)
+    diffaugment: bool = setting(False, "augment everything D sees, reals and fakes, differentiably (colour and "
+                                "translation, DiffAugment): D cannot rely on cues a tiny residual flips", "residual")
     g_skips: bool = setting(False, "G with U-Net skip connections (full- and half-resolution features to the "
                             "decoder), so the residual can follow the input pixel by pixel; Table 1 has none",
                             "residual", defines_model=True)

@@ -94,3 +94,18 @@ def test_short_run_beats_doing_nothing_on_the_ground_truth(tmp_path):
         model, nothing = m[direction]["model"], m[direction]["do_nothing"]
         assert model["psnr_in_mask"] > nothing["psnr_in_mask"] + 0.1, (direction, model, nothing)
         assert model["psnr_outside_mask"] > 33.0, (direction, model)
+
+
+def test_diffaugment_changes_what_d_sees_and_the_step_stays_finite():
+    x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
+    steps = {}
+    for flag in (False, True):
+        keras.utils.set_random_seed(0)
+        m = ResidualGAN(32, 0.125)
+        m.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), diffaugment=flag)
+        m.build_optimizers()
+        logs = tf.function(m.train_step)((x, x[::-1]))
+        steps[flag] = {k: float(v) for k, v in logs.items()}
+        assert all(np.isfinite(v) for v in steps[flag].values())
+    assert steps[True]["d_loss"] != steps[False]["d_loss"]
+    assert steps[True]["g_pix"] == steps[False]["g_pix"], "the residuals themselves are not augmented"

@@ -9,6 +9,7 @@ from tfface.losses import residual as L
 from tfface.models import residual as nets
 from tfface.settings import DEFAULTS
 from tfface.training import distribution
+from tfface.training.augment import diff_augment
 from tfface.training.gan import GANModel
 
 # §5 and §4: local attributes use alpha = 5e-4, global ones 1e-6; beta = 0.1 alpha.
@@ -52,10 +53,19 @@ class ResidualGAN(GANModel):
         self.d = nets.discriminator(self.image_size, d_width, 3, self.sync_batchnorm, d_norm, name="D")
         self.built = True  # the sub-networks are functional models, built on creation
 
-    def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, **kwargs):
+    def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, diffaugment=False, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
+        self.diffaugment = bool(diffaugment)
+
+    def d_view(self, images, groups, stream):
+        """D on ``groups`` image sets stacked along the batch: augmented first with ``--diffaugment`` (the
+        same parameters for example i of every set; a stateless stream of the step), else as they are."""
+        if self.diffaugment:
+            seed = ops.stack([ops.cast(stream, "int64"), ops.cast(self.d_optimizer.iterations, "int64")])
+            images = diff_augment(images, groups, seed)
+        return self.d(images, training=True)
 
     @property
     def generator_variables(self):
@@ -84,7 +94,7 @@ class ResidualGAN(GANModel):
                                       (L.NEGATIVE, L.POSITIVE, L.GENERATED, L.GENERATED)], axis=0)
             with tf.GradientTape() as d_tape:
                 fakes = ops.stop_gradient(ops.concatenate([x0_gen, x1_gen], axis=0))
-                logits, _ = self.d(ops.concatenate([x0, x1, fakes], axis=0), training=True)
+                logits, _ = self.d_view(ops.concatenate([x0, x1, fakes], axis=0), 4, stream=1)
                 d_loss = distribution.global_mean(L.classification_loss(logits, labels))
                 scaled = distribution.scale_loss(self.d_optimizer, d_loss)
             d_vars = self.discriminator_variables
@@ -96,7 +106,7 @@ class ResidualGAN(GANModel):
             images = [x0_gen, x1_gen, x0, x1]
             if self.dual:
                 images += [self.g1(x0_gen, training=True), self.g0(x1_gen, training=True)]
-            logits, features = self.d(ops.concatenate(images, axis=0), training=True)
+            logits, features = self.d_view(ops.concatenate(images, axis=0), len(images), stream=2)
             lg = ops.split(logits, len(images), axis=0)
             ft = ops.split(features, len(images), axis=0)
             adv = L.adversarial_loss(lg[0], L.POSITIVE) + L.adversarial_loss(lg[1], L.NEGATIVE)
