@@ -48,9 +48,12 @@ def test_two_workers_train_like_two_mirrored_replicas(tmp_path, method):
     assert sorted(os.listdir(f"{tmp_path}/workers/checkpoints"))[:1] == ["checkpoint"]
 
 
-def test_a_killed_worker_stops_the_others_and_a_restart_resumes(tmp_path):
+@pytest.mark.parametrize("method", ["residual", "iterative"])
+def test_a_killed_worker_stops_the_others_and_a_restart_resumes(tmp_path, method):
     rd = tmp_path / "run"
-    args = [*SMALL, "--steps=100000", f"--run_dir={rd}", "--workers=2"]
+    args = [*SMALL, f"--method={method}", "--steps=100000", f"--run_dir={rd}", "--workers=2"]
+    if method == "iterative":
+        args += ["--baseline_steps=0", "--stage1_steps=5"]
     proc = subprocess.Popen(command(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = proc.stdout.readline()
     pids = [int(p) for p in first.split("(pids ")[1].split(")")[0].split(", ")]

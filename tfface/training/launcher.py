@@ -4,8 +4,8 @@ Each worker is ``tfface train <the same flags> --strategy=multiworker`` with a `
 on free loopback ports and itself; each is pinned to its share of this machine's CPUs.  Worker 0 is the
 chief: it prints the progress lines and writes the run directory.  SIGINT/SIGTERM are passed on to every
 worker (all checkpoint at the same step and stop).  When a worker dies, the others stop too: their next
-collective times out (``distribution.COLLECTIVE_TIMEOUT``) and they exit with WorkerLost; any worker
-still running ``GRACE`` seconds after the first failure is killed.  Re-running the same command resumes
+collective fails (its connections are gone) and they exit with WorkerLost; any worker still running
+``GRACE`` seconds after the first failure is killed.  Re-running the same command resumes
 all of them from the last checkpoint.
 
 On real machines, start ``tfface train --strategy=multiworker ...`` once per host with that host's
@@ -97,8 +97,9 @@ def run_local_workers(argv, n, say=print):
             signal.signal(s, h)
     if all(c == 0 for c in codes):
         return
-    if received:
-        code = EXIT_INTERRUPTED if received[0] == signal.SIGINT else EXIT_TERMINATED
+    if received or all(c in (EXIT_INTERRUPTED, EXIT_TERMINATED) for c in codes):
+        # A signal here, or on one worker (a preemption): all of them checkpointed the same step and stopped.
+        code = (EXIT_INTERRUPTED if received[0] == signal.SIGINT else EXIT_TERMINATED) if received else codes[0]
         raise Interrupted(f"stopped all {n} workers after they saved a checkpoint; re-run the same command to resume",
                           code)
     i, code = first_failure or next((k, c) for k, c in enumerate(codes) if c != 0)

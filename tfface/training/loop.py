@@ -259,7 +259,7 @@ def multiworker_fit(model, strategy, dataset, callbacks, state, steps):
     Keras 3.15's fit() does not run under this strategy; this loop runs ``strategy.run(train_step)``
     (:meth:`tfface.training.gan.GANModel.step_function`) and, after every step, one all-reduce of
     "did any worker get SIGINT/SIGTERM?", so all workers checkpoint and stop at the same step.  A worker
-    that dies or stops answering makes the next collective time out here: WorkerLost.
+    that dies makes the next collective fail here: WorkerLost.
     """
     dist = strategy.distribute_datasets_from_function(lambda ctx: shard_of_global_batches(dataset, ctx))
     model.own_step = True
