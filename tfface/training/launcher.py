@@ -3,7 +3,8 @@
 Each worker is ``tfface train <the same flags> --strategy=multiworker`` with a ``TF_CONFIG`` naming all N
 on free loopback ports and itself; each is pinned to its share of this machine's CPUs.  Worker 0 is the
 chief: it prints the progress lines and writes the run directory.  SIGINT/SIGTERM are passed on to every
-worker (all checkpoint at the same step and stop).  When a worker dies, the others stop too: their next
+worker (all checkpoint at the same step and stop; one still running ``GRACE`` seconds later, held at
+TensorFlow's shutdown as seen in tests, is killed: its checkpoint is already written).  When a worker dies, the others stop too: their next
 collective fails (its connections are gone) and they exit with WorkerLost; any worker still running
 ``GRACE`` seconds after the first failure is killed.  Re-running the same command resumes
 all of them from the last checkpoint.
@@ -14,6 +15,7 @@ On real machines, start ``tfface train --strategy=multiworker ...`` once per hos
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import signal
@@ -25,6 +27,7 @@ import time
 from tfface.errors import EXIT_INTERRUPTED, EXIT_TERMINATED, Interrupted, WorkerLost
 
 GRACE = 60  # seconds the other workers get to stop on their own after one fails
+PR_SET_PDEATHSIG = 1
 
 
 def free_ports(n):
@@ -58,6 +61,16 @@ def cpu_sets(n):
     return [set(cpus[i::n]) for i in range(n)]
 
 
+def _worker_setup(cpus):
+    """In each worker before it starts: its CPUs, and SIGTERM when the launcher dies (Linux's parent-death
+    signal), so a killed launcher never leaves workers training on their own."""
+    os.sched_setaffinity(0, cpus)
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # not glibc Linux: the workers then outlive a killed launcher
+        pass
+
+
 def run_local_workers(argv, n, say=print):
     """Start ``n`` workers with ``argv`` (the train flags) and wait for them; raises on any failure."""
     ports = free_ports(n)
@@ -66,14 +79,15 @@ def run_local_workers(argv, n, say=print):
     procs = []
     for i, cpus in enumerate(cpu_sets(n)):
         env = {**os.environ, "TF_CONFIG": json.dumps({"cluster": cluster, "task": {"type": "worker", "index": i}})}
-        procs.append(subprocess.Popen(base, env=env, preexec_fn=lambda c=cpus: os.sched_setaffinity(0, c)))
+        procs.append(subprocess.Popen(base, env=env, preexec_fn=lambda c=cpus: _worker_setup(c)))
     say(f"workers: {n} local processes (pids {', '.join(str(p.pid) for p in procs)}) on 127.0.0.1 ports "
         f"{', '.join(map(str, ports))}; worker 0 is the chief")
 
-    received = []
+    received, stopping_since = [], []
 
     def forward(signum, frame):
         received.append(signum)
+        stopping_since.append(time.monotonic())
         for p in procs:
             if p.poll() is None:
                 p.send_signal(signum)
@@ -86,7 +100,8 @@ def run_local_workers(argv, n, say=print):
                 code = p.poll()
                 if code not in (None, 0) and first_failure is None:
                     first_failure, failed_at = (i, code), time.monotonic()
-            if first_failure and time.monotonic() - failed_at > GRACE:
+            since = failed_at if first_failure else (stopping_since[0] if stopping_since else None)
+            if since is not None and time.monotonic() - since > GRACE:
                 for p in procs:
                     if p.poll() is None:
                         p.kill()
