@@ -19,6 +19,7 @@ import json
 import os
 import tempfile
 import time
+import uuid
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -98,7 +99,8 @@ def edit_request(editors, photo_path, show_boxes, settings, out_dir, max_pixels=
         raise ValueError("No face found in this photo: try a photo where a face is seen from the front.")
     edited = photo.apply_edits(picture, faces, edits)
     seconds = time.perf_counter() - t0
-    path = os.path.join(out_dir, f"edited-{int(time.time() * 1000)}-{os.getpid()}.png")
+    # A name of its own per request: concurrent requests may finish in the same millisecond.
+    path = os.path.join(out_dir, f"edited-{uuid.uuid4().hex}.png")
     files.save_image(edited, path)
     h, w = picture.shape[:2]
     message = (f"Edited {len(faces)} face(s) of a {w}×{h} photo: {', '.join(names)} in {seconds:.1f} s. "
