@@ -90,9 +90,9 @@ def export_trained(run, out="export", formats=FORMATS, version=None, overwrite=F
                     "attribute_names": list(method.attribute_names(s)), "data": s.data, "crop": sm.crop_for(s),
                     "run_dir": run.run_dir, "step": run.step, "version": version, **method.export_metadata(s)}
         sm.write(method.export_archive(run.model, s), tmp, metadata)
-        say(f"SavedModel written ({_tree_size(tmp) / 1e6:.1f} MB)")
+        say(f"SavedModel written ({tree_size(tmp) / 1e6:.1f} MB)")
         report = {"run_dir": run.run_dir, "step": run.step, "model_name": model_name, "version": version,
-                  "saved_model_bytes": _tree_size(tmp), "image_size": s.image_size,
+                  "saved_model_bytes": tree_size(tmp), "image_size": s.image_size,
                   "date": time.strftime("%Y-%m-%d %H:%M:%S")}
         if "tflite" in formats:
             report["tflite"] = _tflite(tmp, run, variants, report_images, say)
@@ -145,5 +145,6 @@ def _tflite(saved_dir, run, variants, n_images, say):
     return results
 
 
-def _tree_size(path):
+def tree_size(path):
+    """Bytes of every file under ``path``."""
     return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)

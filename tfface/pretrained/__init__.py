@@ -27,7 +27,7 @@ import numpy as np
 
 from tfface import files
 from tfface.errors import DataError, UsageError
-from tfface.export.exporter import export_trained
+from tfface.export.exporter import export_trained, tree_size
 from tfface.inference import DIRECTIONS
 from tfface.methods import TrainedRun, get, load_run
 from tfface.settings import Settings
@@ -130,7 +130,7 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
     probe = probe.astype(np.float32)
     err = max(float(np.max(np.abs(np.asarray(a(probe)) - np.asarray(b(probe)))))
               for a, b in ((run.model.g0, reloaded.model.g0), (run.model.g1, reloaded.model.g1)))
-    say(f"bundled {name}: {_tree_bytes(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
+    say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
         f"{err:.4f} (in [-1, 1])")
     return entry
 
@@ -157,7 +157,3 @@ def _val_scores(rd):
                   "frechet": ((e.get("distribution") or {}).get("model") or {}).get("frechet"),
                   "region_energy": (e.get("region") or {}).get("energy_share")}
     return out
-
-
-def _tree_bytes(path):
-    return sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(path) for f in fs)
