@@ -30,3 +30,31 @@ def test_paper_widths():
     assert g.get_layer("project").units == 8 * 8 * 512
     c = nets.classifier(1024)
     assert c.get_layer("fc").units == 128
+
+
+def test_z_head_placement():
+    """Fig. 3 reads z~ with one FC on the shared layer; the "hidden" reading puts C's 128*width layer before it."""
+    shared = nets.classifier(256, z_dim=100, n_labels=8, width=0.25, z_head="shared")
+    hidden = nets.classifier(256, z_dim=100, n_labels=8, width=0.25, z_head="hidden")
+    assert shared.get_layer("z").kernel.shape == (256, 100)
+    assert hidden.get_layer("z").kernel.shape == (32, 100)  # 128 * 0.25: fewer units than z has dimensions
+    for c in (shared, hidden):
+        assert c.get_layer("c_logits").kernel.shape == (32, 8)
+    with pytest.raises(ValueError, match="z_head"):
+        nets.classifier(256, z_head="middle")
+
+
+def test_resize_upsampling_has_no_checkerboard():
+    """A constant code map stays constant through nearest x2 + conv (away from the zero-padded border), while a
+    5x5 stride-2 transposed convolution paints a period-2 pattern: the checkerboard of DCGAN generators."""
+    import keras
+    x = np.ones((1, 8, 8, 4), np.float32)
+    for upsample, periodic in (("resize", False), ("deconv", True)):
+        inp = keras.Input((8, 8, 4))
+        model = keras.Model(inp, nets._upsample(inp, 2, upsample, "up", use_bias=False))
+        y = model(x).numpy()[0, 4:-4, 4:-4]
+        spread = float(np.ptp(y, axis=(0, 1)).max())
+        assert (spread > 1e-3) == periodic, (upsample, spread)
+    g = nets.generator(64, z_dim=10, n_labels=3, width=0.125, upsample="resize")
+    assert g.output.shape[1:] == (64, 64, 3)
+    assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in g.layers)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfface.evaluation.iterative import AttributeClassifier, hamming_loss
+from tfface.evaluation.iterative import AttributeClassifier, hamming_loss, z_recovery
 from tfface.methods.iterative import IterativeMethod
 from tfface.settings import Settings
 from tfface.training import distribution
@@ -28,6 +28,30 @@ def test_update_count_rule(d, g, expected):
 
 def test_hamming_loss():
     assert hamming_loss(np.array([[0.9, 0.1], [0.4, 0.6]]), np.array([[1, 0], [1, 1]])) == 0.25
+
+
+class _CodeInPixels:
+    """An editor whose G writes z into the first pixels (uint8) and whose C reads them back, or not at all."""
+
+    def __init__(self, z_dim, reads):
+        self.model = type("M", (), {"z_dim": z_dim})()
+        self.reads = reads
+
+    def generate(self, z, labels=None):
+        img = np.zeros((len(z), 16, 16, 3), np.uint8)
+        img.reshape(len(z), -1)[:, :z.shape[1]] = np.round((z + 1) * 127.5)
+        return img
+
+    def encode(self, images):
+        flat = images.reshape(len(images), -1)[:, :self.model.z_dim].astype(np.float32)
+        z = flat / 127.5 - 1 if self.reads else np.zeros_like(flat)
+        return z, np.zeros((len(images), 2), np.float32)
+
+
+def test_z_recovery_is_one_for_exact_recovery_and_zero_for_the_constant_guess():
+    labels = np.array([[0, 1], [1, 0]], np.float32)
+    assert z_recovery(_CodeInPixels(12, reads=True), labels, n=256) > 0.999  # only uint8 rounding is lost
+    assert abs(z_recovery(_CodeInPixels(12, reads=False), labels, n=256)) < 0.02
 
 
 def _tiny(stage=1, schedule=(1, 1)):

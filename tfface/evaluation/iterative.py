@@ -119,6 +119,19 @@ def transformation_scores(editor, data, idx, x, c, rebuilt):
     return scores
 
 
+def z_recovery(editor, labels, n=512, seed=0):
+    """How much of z C recovers (§3.3.3's aim): R^2 of z~ = C(D(G(z, c))) against z.
+
+    z ~ U(-1, 1) fresh (``seed``), c cycled from ``labels`` (real label combinations), G's images rounded to
+    uint8 as any user's are; R^2 = 1 - sum (z~ - z)^2 / sum (z - mean z)^2, pooled over all dimensions, so 0
+    is the constant guess and 1 is exact recovery.
+    """
+    z = np.random.default_rng(seed).uniform(-1, 1, (n, editor.model.z_dim)).astype(np.float32)
+    c = np.asarray(labels, np.float32)[np.arange(n) % len(labels)]
+    z_hat = np.asarray(editor.encode(editor.generate(z, labels=c))[0], np.float64)
+    return float(1.0 - np.sum((z_hat - z) ** 2) / np.sum((z - z.mean(axis=0)) ** 2))
+
+
 def final_metrics(editor, data, settings):
     """metrics.json at the end of training: recognition (vs majority and CNN baselines), reconstruction,
     transformation against counterfactuals (synthetic data)."""
@@ -136,6 +149,7 @@ def final_metrics(editor, data, settings):
     rebuilt = editor.reconstruct(x)
     out["reconstruction"] = {"psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
                              "l1": float(np.abs(rebuilt.astype(np.float64) - x).mean() / 127.5)}
+    out["latent"] = {"z_r2": z_recovery(editor, c, seed=settings.seed)}
     if settings.baseline_steps:
         out["recognition"]["cnn_baseline_hamming_loss"] = cnn_baseline_hamming_loss(data, settings, x, c)
     if data.has_ground_truth:
@@ -150,6 +164,8 @@ def summary_lines(m):
         line += f", CNN baseline {r['cnn_baseline_hamming_loss']:.4f}"
     yield line + ")"
     yield f"reconstruction: PSNR {m['reconstruction']['psnr']:.2f} dB, L1 {m['reconstruction']['l1']:.4f}"
+    if "latent" in m:
+        yield f"latent code: C recovers z with R^2 {m['latent']['z_r2']:.3f} (0 = the constant guess)"
     if "transformation" in m:
         yield f"transformation: mean accuracy vs counterfactual {m['transformation']['mean_accuracy']:.3f}"
 
@@ -166,6 +182,7 @@ def evaluate(ctx, figures_dir):
     rebuilt = ed.reconstruct(x)
     out["reconstruction"] = {"psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
                              "ssim": metrics.mean_finite(metrics.ssim(rebuilt, x))}
+    out["latent"] = {"z_r2": z_recovery(ed, c)}
     out["reconstruction"]["identity"] = ctx.optional("identity_reconstruction", lambda: ctx.identity(x, rebuilt))
     names = [n for n in FIGURE_ATTRIBUTES if n in names_all][:3]
     out["transformation"] = {}
@@ -200,8 +217,11 @@ def report_sections(r):
             lines.append(f"| {label} | {fmt(rec[k], 4)} |")
     rc = r["reconstruction"]
     lines += ["", "## Reconstruction", "", f"PSNR {fmt(rc['psnr'])} dB, SSIM {fmt(rc['ssim'], 3)}"
-              + (f", identity median distance {fmt(rc['identity']['median_distance'], 3)}" if rc.get("identity") else ""), "",
-              "## Transformation", "", "| attribute | judged flip rate [95% Wilson] | identity median distance | PSNR in mask vs truth |",
+              + (f", identity median distance {fmt(rc['identity']['median_distance'], 3)}" if rc.get("identity") else ""), ""]
+    if "latent" in r:
+        lines += [f"Latent code: C recovers z from G's images with R² {fmt(r['latent']['z_r2'], 3)} "
+                  "(0 = the constant guess, 1 = exact).", ""]
+    lines += ["## Transformation", "", "| attribute | judged flip rate [95% Wilson] | identity median distance | PSNR in mask vs truth |",
               "|---|---|---|---|"]
     for name, t in r["transformation"].items():
         gt = t.get("ground_truth", {}).get("model", {})

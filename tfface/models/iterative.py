@@ -11,8 +11,9 @@ Discriminator D (with the classifier C on its shared layer)::
     flatten(h4) -> FC 1             -> s (real/fake logit; sigmoid gives the probability)
     flatten(h4) -> FC 1024, leaky ReLU -> the shared layer
 
-    C: shared -> FC 128, batchnorm, ReLU -> FC z_dim, tanh    -> z~
-                                        -> FC n_labels, sigmoid -> c~
+    C: shared -> FC 128, batchnorm, ReLU -> FC n_labels, sigmoid -> c~
+       shared -> FC z_dim, tanh -> z~                       (z_head="shared", Fig. 3)
+       or  FC 128, batchnorm, ReLU -> FC z_dim, tanh -> z~  (z_head="hidden")
 
 Interpretations:
 
@@ -53,8 +54,17 @@ def _bn(name, sync):
                               gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
 
 
-def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, name="G"):
-    """G(z, c) -> image in [-1, 1]."""
+def _upsample(h, filters, upsample, name, **kwargs):
+    """x2 in space: a 5x5 stride-2 transposed convolution (§4), or nearest-neighbour x2 then a 5x5 convolution
+    (``resize``: every output pixel sees the same number of kernel taps, so no checkerboard)."""
+    if upsample == "deconv":
+        return layers.Conv2DTranspose(filters, 5, 2, padding="same", kernel_initializer=_init(), name=name, **kwargs)(h)
+    h = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up")(h)
+    return layers.Conv2D(filters, 5, padding="same", kernel_initializer=_init(), name=name, **kwargs)(h)
+
+
+def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, upsample="deconv", name="G"):
+    """G(z, c) -> image in [-1, 1]; ``upsample`` is ``deconv`` (§4) or ``resize``."""
     if image_size % 16:
         raise ValueError(f"image size must be a multiple of 16, got {image_size}")
     s0 = image_size // 16
@@ -66,9 +76,9 @@ def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=
     h = layers.Reshape((s0, s0, ch[0]), name="reshape")(h)
     h = layers.ReLU(name="project_relu")(_bn("project_bn", sync_batchnorm)(h))
     for i, filters in enumerate(ch[1:], start=1):
-        h = layers.Conv2DTranspose(filters, 5, 2, padding="same", use_bias=False, kernel_initializer=_init(), name=f"deconv{i}")(h)
+        h = _upsample(h, filters, upsample, f"deconv{i}", use_bias=False)
         h = layers.ReLU(name=f"deconv{i}_relu")(_bn(f"deconv{i}_bn", sync_batchnorm)(h))
-    h = layers.Conv2DTranspose(3, 5, 2, padding="same", kernel_initializer=_init(), dtype="float32", name="deconv4")(h)
+    h = _upsample(h, 3, upsample, "deconv4", dtype="float32")
     out = layers.Activation("tanh", dtype="float32", name="image")(h)
     return keras.Model([z, c], out, name=name)
 
@@ -90,11 +100,19 @@ def discriminator(image_size=128, width=1.0, sync_batchnorm=False, name="D"):
     return keras.Model(x, [source, shared, hidden], name=name)
 
 
-def classifier(shared_units, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, name="C"):
-    """C(shared) -> (z~ in (-1, 1), label logits).  Sigmoid of the logits gives c~."""
+def classifier(shared_units, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, z_head="hidden", name="C"):
+    """C(shared) -> (z~ in (-1, 1), label logits).  Sigmoid of the logits gives c~.
+
+    ``z_head``: ``shared`` reads z~ with one FC from the shared layer, as Fig. 3 draws it (the FC-128/BN/ReLU
+    layer feeds only the labels); ``hidden`` reads it from that layer (128 * width units: 32 at width 0.25,
+    fewer than z's 100 dimensions).
+    """
     s = keras.Input((shared_units,), name="shared")
     h = layers.Dense(_ch(C_HIDDEN, width), use_bias=False, kernel_initializer=_init(), name="fc")(s)
     h = layers.ReLU(name="fc_relu")(_bn("fc_bn", sync_batchnorm)(h))
-    z = layers.Dense(z_dim, activation="tanh", kernel_initializer=_init(), dtype="float32", name="z")(h)
+    if z_head not in ("shared", "hidden"):
+        raise ValueError(f"z_head must be 'shared' or 'hidden', got {z_head!r}")
+    z = layers.Dense(z_dim, activation="tanh", kernel_initializer=_init(), dtype="float32",
+                     name="z")(s if z_head == "shared" else h)
     c = layers.Dense(n_labels, kernel_initializer=_init(), dtype="float32", name="c_logits")(h)
     return keras.Model(s, [z, c], name=name)
