@@ -108,6 +108,7 @@ def cmd_train(args):
     run_dir = args.run_dir or (os.path.join("runs", recipe_name) if recipe_name else method.default_run_dir(settings))
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise UsageError(f"--run_dir {run_dir} is a file, not a directory")
+    args.exit_at_once = settings.strategy == "multiworker"  # see main()
     try:
         loop.train(settings, run_dir, method)
     except KeyboardInterrupt:
@@ -395,7 +396,23 @@ def _wrapped_data_error(e):
 
 
 def main(argv=None, prog="tfface"):
-    """Run a command line; returns the exit code.  ``prog`` names a wrapper (``train.py``) that runs one command."""
+    """Run a command line; returns the exit code.  ``prog`` names a wrapper (``train.py``) that runs one command.
+
+    A multi-worker training process leaves here through ``os._exit`` once its output is flushed: TensorFlow's
+    collective gRPC server cannot be shut down, and an ordinary exit waits on it (seen: workers held for
+    minutes after their last checkpoint, so a preempted worker's exit code never arrived).  Every file has
+    been written and closed by then.
+    """
+    holder = {}
+    code = _main(argv, prog, holder)
+    if getattr(holder.get("args"), "exit_at_once", False):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv, prog, holder):
     argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
     if prog != "tfface":
@@ -403,6 +420,7 @@ def main(argv=None, prog="tfface"):
     name = prog
     try:
         args, extra = parser.parse_known_args(argv)
+        holder["args"] = args
         args.argv = argv[1:] if argv and argv[0] == args.command else argv  # a command's own flags (the launcher)
         name = f"{prog} {args.command}" if prog == "tfface" else prog
         if extra:

@@ -25,6 +25,7 @@ RESIDUAL_INITS = ("zero", "normal")
 SPLITS = ("official", "random")
 Z_HEADS = ("shared", "hidden")
 G_UPSAMPLES = ("deconv", "resize")
+Z_LOSSES = ("mean", "norm")
 
 GROUPS = {
     "run": "what to train and on which data",
@@ -126,6 +127,8 @@ class Settings:
     lambda_per: float = setting(2.0, "integrated loss: perceptual weight (paper: 2.0)", "iterative", minimum=0)
     lambda_pix: float = setting(0.5, "integrated loss: per-pixel weight (paper: 0.5)", "iterative", minimum=0)
     lambda_z: float = setting(1.0, "integrated loss: latent-code weight (paper: 1.0)", "iterative", minimum=0)
+    z_loss: str = setting("mean", "L_z = ||z~ - z|| read as: mean = mean |z~ - z| over z's dimensions, norm = the "
+                          "Euclidean norm of z~ - z (as printed; sqrt(z_dim) times the scale)", "iterative", Z_LOSSES)
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",

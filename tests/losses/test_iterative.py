@@ -40,3 +40,11 @@ def test_perceptual_pixel_and_latent_losses():
 def test_integrated_loss_uses_the_papers_lambdas():
     assert L.integrated_loss(1.0, 1.0, 1.0) == pytest.approx(2.0 + 0.5 + 1.0)
     assert L.integrated_loss(1.0, 2.0, 3.0, (0.0, 1.0, 0.0)) == pytest.approx(2.0)
+
+
+def test_latent_code_norm_loss_is_the_euclidean_norm():
+    z = np.zeros((2, 4), np.float32)
+    z_hat = np.array([[3, 4, 0, 0], [1, 1, 1, 1]], np.float32)
+    np.testing.assert_allclose(np.asarray(L.latent_code_norm_loss(z, z_hat)), [5.0, 2.0], rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(L.latent_code_loss(z, z_hat)), [1.75, 1.0], rtol=1e-6)
+    assert set(L.LATENT_CODE_LOSSES) == {"mean", "norm"}

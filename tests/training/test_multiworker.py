@@ -89,3 +89,28 @@ def test_sigterm_to_the_launcher_checkpoints_every_worker_and_exits_143(tmp_path
     assert error_lines(err)[-1].endswith("stopped all 2 workers after they saved a checkpoint; re-run the same "
                                          "command to resume")
     assert os.path.exists(rd / "checkpoints" / "checkpoint")
+
+
+def test_sigterm_to_one_worker_stops_all_of_them_at_a_checkpoint_and_the_chief_exits_143(tmp_path):
+    """A preemption: SIGTERM reaches one (non-chief) worker only; every worker checkpoints the same step and
+    stops, the chief says why and exits 143, all within seconds (no worker held at TensorFlow's shutdown)."""
+    rd = tmp_path / "run"
+    proc = subprocess.Popen(command(*SMALL, "--steps=100000", f"--run_dir={rd}", "--workers=2"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    first = proc.stdout.readline()
+    pids = [int(p) for p in first.split("(pids ")[1].split(")")[0].split(", ")]
+    deadline = time.time() + 300
+    while "step 5/" not in proc.stdout.readline():
+        assert time.time() < deadline and proc.poll() is None
+    os.kill(pids[1], signal.SIGTERM)
+    sent = time.time()
+    out, err = proc.communicate(timeout=120)
+    assert time.time() - sent < 30, "the workers exit promptly after their checkpoint"
+    assert proc.returncode == 143, err[-3000:]
+    lines = error_lines(err)
+    chief = [ln for ln in lines if "a stop on another worker at step" in ln]
+    assert chief and "checkpoint saved" in chief[0], lines
+    step = int(chief[0].split("a stop on another worker at step ")[1].split(":")[0])
+    saved = int(open(rd / "clock.json").read().split('"step": ')[1].split(",")[0])
+    assert saved == step >= 5, "the chief checkpointed the step all workers stopped at"
+    assert lines[-1].endswith("stopped all 2 workers after they saved a checkpoint; re-run the same command to resume")

@@ -67,8 +67,9 @@ class IterativeGAN(GANModel):
         self.built = True
 
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
-                update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, **kwargs):
+                update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
+        self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
 
@@ -119,7 +120,7 @@ class IterativeGAN(GANModel):
                 # just shrink D's features).
                 x_rebuilt = self.g([z_real, ops.stop_gradient(ops.sigmoid(cl_real))], training=True)
                 pix = L.pixel_loss(x_real, x_rebuilt)
-                zl = L.latent_code_loss(z, z_fake)
+                zl = self.z_loss(z, z_fake)
                 loss = loss + L.integrated_loss(0.0, pix, zl, self.lambdas)
             mean = distribution.global_mean(loss)
             scaled = distribution.scale_loss(self.d_optimizer, mean)
@@ -154,7 +155,7 @@ class IterativeGAN(GANModel):
                 h = [ops.split(t, 2, axis=0) for t in hidden]
                 per = L.perceptual_loss([t[0] for t in h], [t[1] for t in h])
                 pix = L.pixel_loss(x_real, x_rebuilt)
-                zl = L.latent_code_loss(z, z_fake)
+                zl = self.z_loss(z, z_fake)
                 inte = L.integrated_loss(per, pix, zl, self.lambdas)
                 loss = loss + inte
                 out.update(inte=ops.mean(inte), per=ops.mean(per), pix=ops.mean(pix), z=ops.mean(zl))
