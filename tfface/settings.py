@@ -129,6 +129,9 @@ class Settings:
     lambda_z: float = setting(1.0, "integrated loss: latent-code weight (paper: 1.0)", "iterative", minimum=0)
     z_loss: str = setting("mean", "L_z = ||z~ - z|| read as: mean = mean |z~ - z| over z's dimensions, norm = the "
                           "Euclidean norm of z~ - z (as printed; sqrt(z_dim) times the scale)", "iterative", Z_LOSSES)
+    fake_label_weight: float = setting(1.0, "weight of L_label on G's images in C's update (paper, after ACGAN: 1; "
+                                       "0 = C learns labels from real images only, G is still judged by C)",
+                                       "iterative", minimum=0)
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",

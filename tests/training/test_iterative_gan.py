@@ -1,5 +1,6 @@
 import warnings
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -87,6 +88,24 @@ def test_each_update_trains_exactly_what_its_losses_reach(stage):
         tf.function(m.train_step)(batch)
     # Plain ACGAN (stage 1) has no latent-code loss, so C's z head must stay put; L_z trains it in stage 2.
     assert np.array_equal(z_head.numpy(), before) == (stage == 1)
+
+
+@pytest.mark.parametrize("weight", [0.0, 1.0])
+def test_fake_label_weight_decides_whether_generated_labels_train_c(weight):
+    """With weight 0, C's update does not read the labels G was asked to draw: two D updates that differ only
+    in c_fake end equal; with the paper's weight 1 they differ."""
+    ends = []
+    for flip in (False, True):
+        keras.utils.set_random_seed(3)
+        m, (x, c, z, c_fake) = _tiny()
+        m.fake_label_weight = weight
+        if flip:
+            c_fake = 1.0 - c_fake
+        fakes = m.g([z, c], training=True)  # the same images in both updates (G's own depend on c_fake)
+        m.g = lambda zc, training=False, f=fakes: f
+        tf.function(m._d_update)(x, c, z, c_fake)
+        ends.append(m.c.get_layer("c_logits").kernel.numpy())
+    assert np.array_equal(ends[0], ends[1]) == (weight == 0.0)
 
 
 def test_cnn_baseline_trains_without_unused_heads():

@@ -67,8 +67,10 @@ class IterativeGAN(GANModel):
         self.built = True
 
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
-                update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss, **kwargs):
+                update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
+                fake_label_weight=DEFAULTS.fake_label_weight, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
+        self.fake_label_weight = float(fake_label_weight)
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
@@ -111,7 +113,9 @@ class IterativeGAN(GANModel):
             adv = L.adversarial_discriminator_loss(s_real, s_fake)                  # §3.2.1
             label_real = L.label_loss(cl_real, c_real)                              # §3.2.2
             label_fake = L.label_loss(cl_fake, c_fake)
-            loss = adv + label_real + label_fake
+            # §3.2.2 trains C on real and generated images; while G cannot yet draw an attribute, its
+            # images carry random labels for it, so ``fake_label_weight`` can hold that term back.
+            loss = adv + label_real + self.fake_label_weight * label_fake
             if self.stage == 2:
                 # D/C as the encoder of the integrated loss (§3.3): recover z
                 # from G(z, c), and rebuild x_real from (z~, c~).  c~ is held
