@@ -398,10 +398,10 @@ def _wrapped_data_error(e):
 def main(argv=None, prog="tfface"):
     """Run a command line; returns the exit code.  ``prog`` names a wrapper (``train.py``) that runs one command.
 
-    A multi-worker training process leaves here through ``os._exit`` once its output is flushed: TensorFlow's
-    collective gRPC server cannot be shut down, and an ordinary exit waits on it (seen: workers held for
-    minutes after their last checkpoint, so a preempted worker's exit code never arrived).  Every file has
-    been written and closed by then.
+    A multi-worker training process leaves here through ``os._exit`` once its output is flushed, so no thread
+    of TensorFlow's distributed runtime (the coordination service, the collective gRPC server, which has no
+    shutdown) can hold it after its last checkpoint and delay its exit code.  Every file has been written and
+    closed by then.
     """
     holder = {}
     code = _main(argv, prog, holder)

@@ -67,6 +67,10 @@ def stop_signals(state_holder):
             state.stop_signal = signum
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
+    # TensorFlow's coordination service (MultiWorkerMirroredStrategy) installs its own C-level SIGTERM
+    # handler, its preemption notifier, when the strategy is made: the Python handler then never runs and a
+    # preempted worker trains on.  ``rearm`` puts ours back.
+    state_holder["rearm"] = lambda: [signal.signal(s, handler) for s in SIGNALS]
     try:
         yield
     finally:
@@ -95,6 +99,7 @@ def _train(settings, run_dir, method, out, holder):
         settings.check_resumable_from(run.load_settings(), run.path)
 
     strategy = setup_runtime(settings)
+    holder.get("rearm", lambda: None)()  # see stop_signals
     worker = Worker(strategy)
     if settings.batch_size % strategy.num_replicas_in_sync:
         raise SettingsError(f"--batch_size ({settings.batch_size}) must be divisible by the "
