@@ -17,7 +17,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["tfface", "tfface.*"]),
-    entry_points={"console_scripts": ["tfface = tfface.cli:main"]},
+    entry_points={"console_scripts": ["tfface = tfface.cli:command"]},
     # The shipped judges (attribute classifiers; CelebA-derived, non-commercial research use: tfface/judges/LICENSE.md).
     package_data={"tfface": ["judges/*.md", "judges/*/judge.json", "judges/*/judge.weights.npz", "recipes/*.json", "pretrained/*.md", "pretrained/registry.json", "pretrained/*/*"]},
     install_requires=[

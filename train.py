@@ -15,4 +15,4 @@ import sys
 from tfface.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main(["train", *sys.argv[1:]], prog="train.py"))
+    sys.exit(main(["train", *sys.argv[1:]], prog="train.py", process=True))

@@ -395,21 +395,27 @@ def _wrapped_data_error(e):
     return line.split("BadImageError:", 1)[-1].strip() if line else None
 
 
-def main(argv=None, prog="tfface"):
+def main(argv=None, prog="tfface", process=False):
     """Run a command line; returns the exit code.  ``prog`` names a wrapper (``train.py``) that runs one command.
 
-    A multi-worker training process leaves here through ``os._exit`` once its output is flushed, so no thread
+    ``process``: this is the whole process (``python -m tfface``, ``train.py``).  Then a multi-worker training
+    process leaves here through ``os._exit`` once its output is flushed, so no thread
     of TensorFlow's distributed runtime (the coordination service, the collective gRPC server, which has no
     shutdown) can hold it after its last checkpoint and delay its exit code.  Every file has been written and
     closed by then.
     """
     holder = {}
     code = _main(argv, prog, holder)
-    if getattr(holder.get("args"), "exit_at_once", False):
+    if process and getattr(holder.get("args"), "exit_at_once", False):
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
     return code
+
+
+def command():
+    """The ``tfface`` console script: this process runs one command line."""
+    return main(process=True)
 
 
 def _main(argv, prog, holder):

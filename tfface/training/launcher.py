@@ -3,8 +3,8 @@
 Each worker is ``tfface train <the same flags> --strategy=multiworker`` with a ``TF_CONFIG`` naming all N
 on free loopback ports and itself; each is pinned to its share of this machine's CPUs.  Worker 0 is the
 chief: it prints the progress lines and writes the run directory.  SIGINT/SIGTERM are passed on to every
-worker (all checkpoint at the same step and stop; one still running ``GRACE`` seconds later, held at
-TensorFlow's shutdown as seen in tests, is killed: its checkpoint is already written).  When a worker dies, the others stop too: their next
+worker (all checkpoint at the same step and stop; one still running ``GRACE`` seconds later is killed: its
+checkpoint is already written).  When a worker dies, the others stop too: their next
 collective fails (its connections are gone) and they exit with WorkerLost; any worker still running
 ``GRACE`` seconds after the first failure is killed.  Re-running the same command resumes
 all of them from the last checkpoint.
