@@ -398,9 +398,9 @@ def _wrapped_data_error(e):
 def main(argv=None, prog="tfface", process=False):
     """Run a command line; returns the exit code.  ``prog`` names a wrapper (``train.py``) that runs one command.
 
-    ``process``: this is the whole process (``python -m tfface``, ``train.py``).  Then a multi-worker training
-    process leaves here through ``os._exit`` once its output is flushed, so no thread
-    of TensorFlow's distributed runtime (the coordination service, the collective gRPC server, which has no
+    ``process``: this call is the whole process (``python -m tfface``, ``train.py``, the console script).  Then
+    a multi-worker training process leaves through ``os._exit`` once its output is flushed, so no thread of
+    TensorFlow's distributed runtime (the coordination service, the collective gRPC server, which has no
     shutdown) can hold it after its last checkpoint and delay its exit code.  Every file has been written and
     closed by then.
     """

@@ -48,7 +48,8 @@ class IterativeGAN(GANModel):
 
     metric_names = ("d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "inte", "per", "pix", "z",
                     "d_updates", "g_updates")
-    settings_keys = ("image_size", "z_dim", "width", "z_head", "g_upsample")  # constructor arguments named (and defaulted) as in Settings
+    # Constructor arguments named (and defaulted) as in Settings.
+    settings_keys = ("image_size", "z_dim", "width", "z_head", "g_upsample")
     config_keys = settings_keys + ("n_labels", "sync_batchnorm")
 
     def __init__(self, image_size=DEFAULTS.image_size, z_dim=DEFAULTS.z_dim, n_labels=8, width=DEFAULTS.width,
