@@ -157,6 +157,29 @@ def test_clear_messages_for_no_face_and_unreadable_files(server, browser, tmp_pa
     wait.until(lambda d: "No face found in this photo" in d.find_element(By.TAG_NAME, "body").text)
 
 
+def test_each_request_gets_files_of_its_own_and_old_ones_are_deleted(bundle_dir, tmp_path):
+    from tfface import demo
+
+    run_ = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
+    editors = {"Eyeglasses": {"add": KerasEditor(run_.model.g0, 32), "remove": KerasEditor(run_.model.g1, 32)}}
+    src = tmp_path / "astronaut.png"
+    Image.fromarray(skimage.astronaut()).save(src)
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = out / "edited-old.png"
+    stale.write_bytes(b"x")
+    os.utime(stale, (time.time() - 2 * demo.KEEP_OUTPUTS_SECONDS,) * 2)
+    first = demo.edit_request(editors, str(src), False, [("add", 0.7)], str(out))
+    second = demo.edit_request(editors, str(src), False, [("add", 0.7)], str(out))
+    # Two requests of the same photo share no file: the server never rewrites a file another request reads.
+    assert set(first[:3]).isdisjoint(second[:3])
+    for before, after, path, _ in (first, second):
+        assert np.asarray(Image.open(before)).shape == np.asarray(Image.open(after)).shape == (512, 512, 3)
+        assert np.asarray(Image.open(path)).shape == (512, 512, 3)
+    assert not stale.exists(), "an hour-old output is deleted"
+    assert len(os.listdir(out)) == 6
+
+
 def peak_rss_bytes(pid):
     with open(f"/proc/{pid}/status") as f:
         for line in f:

@@ -39,6 +39,7 @@ CHOICES = ("keep", "add", "remove")
 PREVIEW_SIDE = 1024  # the comparison slider shows at most this many pixels a side; the download is full size
 CONCURRENCY = 2  # edits at once (2 cores); the rest wait in the queue, which bounds memory
 QUEUE_SIZE = 64
+KEEP_OUTPUTS_SECONDS = 3600  # a request's preview and download files are deleted after an hour
 
 
 def available_editors(model=None):
@@ -61,7 +62,12 @@ def available_editors(model=None):
     return out
 
 
-def _preview(img, faces, show_boxes):
+def _preview(img, faces, show_boxes, path):
+    """Write the (at most PREVIEW_SIDE) preview of ``img`` to ``path`` and return ``path``.
+
+    A file of its own per request: handed an array, Gradio writes it to a path named by its content hash,
+    rewriting the file in place each time, so requests with the same photo (the same "before") served
+    one file while it was being rewritten and a download could end short."""
     picture = Image.fromarray(img)
     scale = min(1.0, PREVIEW_SIDE / max(picture.size))
     if scale < 1:
@@ -71,11 +77,25 @@ def _preview(img, faces, show_boxes):
         for (left, top, right, bottom), _, _ in faces:
             draw.rectangle([left * scale, top * scale, right * scale, bottom * scale], outline=(0, 255, 0),
                            width=max(2, round(3 * scale)))
-    return np.asarray(picture)
+    files.save_image(np.asarray(picture), path)
+    return path
+
+
+def _prune(out_dir, keep_seconds=KEEP_OUTPUTS_SECONDS):
+    """Delete the files of requests older than ``keep_seconds`` (a long-running demo must not fill the disk)."""
+    cutoff = time.time() - keep_seconds
+    for name in os.listdir(out_dir):
+        path = os.path.join(out_dir, name)
+        try:
+            if os.path.getmtime(path) < cutoff:
+                os.remove(path)
+        except OSError:  # another request pruned it first
+            pass
 
 
 def edit_request(editors, photo_path, show_boxes, settings, out_dir, max_pixels=DEFAULT_MAX_PIXELS):
-    """One request: (before preview, after preview, full-size PNG path, message).  ``settings``: per
+    """One request: (before preview path, after preview path, full-size PNG path, message), each file new
+    in ``out_dir`` (files older than an hour there are deleted).  ``settings``: per
     attribute (in ``editors``' order) a choice of CHOICES and a strength.  ValueError with the message for
     the user (no photo, nothing picked, unreadable or oversized file, no face)."""
     if not photo_path:
@@ -99,13 +119,17 @@ def edit_request(editors, photo_path, show_boxes, settings, out_dir, max_pixels=
         raise ValueError("No face found in this photo: try a photo where a face is seen from the front.")
     edited = photo.apply_edits(picture, faces, edits)
     seconds = time.perf_counter() - t0
-    # A name of its own per request: concurrent requests may finish in the same millisecond.
-    path = os.path.join(out_dir, f"edited-{uuid.uuid4().hex}.png")
+    # Names of its own per request: concurrent requests may finish in the same millisecond.
+    _prune(out_dir)
+    key = uuid.uuid4().hex
+    path = os.path.join(out_dir, f"edited-{key}.png")
     files.save_image(edited, path)
     h, w = picture.shape[:2]
     message = (f"Edited {len(faces)} face(s) of a {w}×{h} photo: {', '.join(names)} in {seconds:.1f} s. "
                f"The download is full size.")
-    return _preview(picture, faces, show_boxes), _preview(edited, faces, show_boxes), path, message
+    before = _preview(picture, faces, show_boxes, os.path.join(out_dir, f"before-{key}.webp"))
+    after = _preview(edited, faces, show_boxes, os.path.join(out_dir, f"after-{key}.webp"))
+    return before, after, path, message
 
 
 def build_app(model=None, max_pixels=DEFAULT_MAX_PIXELS):
@@ -131,7 +155,7 @@ def build_app(model=None, max_pixels=DEFAULT_MAX_PIXELS):
                 boxes = gr.Checkbox(value=False, label="show the detected face boxes", elem_id="boxes")
                 go = gr.Button("Edit", variant="primary", elem_id="edit")
             with gr.Column():
-                compare = gr.ImageSlider(label="before | after", type="numpy", elem_id="compare")
+                compare = gr.ImageSlider(label="before | after", type="filepath", elem_id="compare")
                 download = gr.DownloadButton("Download the full-size result", visible=False, elem_id="download")
                 status = gr.Markdown(elem_id="status")
 
