@@ -5,6 +5,7 @@ from __future__ import annotations
 import tensorflow as tf
 from keras import ops
 
+from tfface.losses import penalties
 from tfface.losses import residual as L
 from tfface.models import residual as nets
 from tfface.settings import DEFAULTS
@@ -53,7 +54,11 @@ class ResidualGAN(GANModel):
         self.d = nets.discriminator(self.image_size, d_width, 3, self.sync_batchnorm, d_norm, name="D")
         self.built = True  # the sub-networks are functional models, built on creation
 
-    def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, diffaugment=False, **kwargs):
+    def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, diffaugment=False, r1_gamma=0.0,
+                **kwargs):
+        self.r1_gamma = float(r1_gamma)
+        if self.r1_gamma:
+            self.metric_names = type(self).metric_names + ("d_r1",)
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
@@ -94,8 +99,16 @@ class ResidualGAN(GANModel):
                                       (L.NEGATIVE, L.POSITIVE, L.GENERATED, L.GENERATED)], axis=0)
             with tf.GradientTape() as d_tape:
                 fakes = ops.stop_gradient(ops.concatenate([x0_gen, x1_gen], axis=0))
-                logits, _ = self.d_view(ops.concatenate([x0, x1, fakes], axis=0), 4, stream=1)
-                d_loss = distribution.global_mean(L.classification_loss(logits, labels))
+                reals = ops.concatenate([x0, x1], axis=0)
+                with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+                    r1_tape.watch(reals)
+                    logits, _ = self.d_view(ops.concatenate([reals, fakes], axis=0), 4, stream=1)
+                    per_example = L.classification_loss(logits, labels)
+                    real_score = -ops.sum(per_example[: 2 * n])  # sum of log p_t over the real images
+                d_loss = distribution.global_mean(per_example)
+                if self.r1_gamma:  # --r1_gamma (not in the paper): D flat around the real images
+                    r1 = penalties.r1_penalty(r1_tape.gradient(real_score, reals))
+                    d_loss += 0.5 * self.r1_gamma * distribution.global_mean(r1)
                 scaled = distribution.scale_loss(self.d_optimizer, d_loss)
             d_vars = self.discriminator_variables
             self.d_optimizer.apply(d_tape.gradient(scaled, d_vars), d_vars)
@@ -119,6 +132,9 @@ class ResidualGAN(GANModel):
         g_vars = self.generator_variables
         self.g_optimizer.apply(g_tape.gradient(scaled, g_vars), g_vars)
 
-        return self.track({"d_loss": d_loss * distribution.num_replicas(), "d_accuracy": d_accuracy,
-                           "g_loss": g_loss * distribution.num_replicas(), "g_adv": ops.mean(adv),
-                           "g_dual": ops.mean(dual), "g_pix": ops.mean(pix), "g_per": ops.mean(per)})
+        logs = {"d_loss": d_loss * distribution.num_replicas(), "d_accuracy": d_accuracy,
+                "g_loss": g_loss * distribution.num_replicas(), "g_adv": ops.mean(adv),
+                "g_dual": ops.mean(dual), "g_pix": ops.mean(pix), "g_per": ops.mean(per)}
+        if self.r1_gamma:
+            logs["d_r1"] = ops.mean(r1)
+        return self.track(logs)
