@@ -32,7 +32,9 @@ setup(
         "gpu": [f"tensorflow[and-cuda]>={TF}"],
         # Face detection, landmarks and identity embeddings (photo editing,
         # evaluation): prebuilt wheels, models bundled, nothing downloaded.
-        "faces": ["dlib-bin>=19.24", "face-recognition-models>=0.3.0"],
+        # ai-edge-litert: `tfface edit` runs the bundled editors' TFLite files
+        # without starting TensorFlow.
+        "faces": ["dlib-bin>=19.24", "face-recognition-models>=0.3.0", "ai-edge-litert>=1.2"],
         # Running exported .tflite models.
         "lite": ["ai-edge-litert>=1.2"],
         # The web demo (tfface demo).

@@ -25,7 +25,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfface.export.exporter import export_run  # noqa: E402
-from tfface.export.tflite import Runner, latency_ms, wall_times  # noqa: E402
+from tfface.litert import Runner, latency_ms, wall_times  # noqa: E402
 from tfface.methods import get  # noqa: E402
 from tfface.settings import Settings  # noqa: E402
 from tfface.training import distribution  # noqa: E402

@@ -18,14 +18,15 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface import files, pretrained  # noqa: E402
+from tfface.pretrained import building  # noqa: E402
 from tfface.faces import detect_faces  # noqa: E402
 from tfface.inference import ResidualEditor  # noqa: E402
 from tfface.methods import load_run  # noqa: E402
-from tfface.photo import KerasEditor, apply_edits  # noqa: E402
+from tfface.editors import KerasEditor  # noqa: E402
+from tfface.photo import apply_edits  # noqa: E402
 from tfface.pictures import grid_image  # noqa: E402
 
 ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
@@ -67,7 +68,7 @@ def main():
     ap.add_argument("--no_val", action="store_true", help="skip the CelebA grid (no CelebA here)")
     a = ap.parse_args()
     if a.pretrained:
-        run = pretrained.load(pretrained.find(a.pretrained))
+        run = building.load(pretrained.find(a.pretrained))
     else:
         run = load_run(a.run_dir, say=lambda m: None)
     name = a.name or a.pretrained or os.path.basename(a.run_dir.rstrip("/"))

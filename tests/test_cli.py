@@ -104,3 +104,20 @@ def test_edit_errors(capsys, tmp_path):
 def test_bad_train_flags_leave_no_run_directory(capsys, tmp_path):
     code, _, _ = run_main(capsys, "train", f"--run_dir={tmp_path / 'r'}", "--width=9")
     assert code == 2 and not (tmp_path / "r").exists()
+
+
+def loads_tensorflow(*argv):
+    """(exit code, whether TensorFlow was imported) of one command line in a fresh process."""
+    code = ("import sys; from tfface import cli; c = cli.main(sys.argv[1:]); "
+            "print('TF' if 'tensorflow' in sys.modules else 'no TF'); sys.exit(c)")
+    proc = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, cwd=ROOT, timeout=120)
+    return proc.returncode, proc.stdout.strip().splitlines()[-1]
+
+
+def test_help_and_bad_flags_answer_without_starting_tensorflow():
+    assert loads_tensorflow("--help") == (0, "no TF")
+    for command in COMMANDS:
+        assert loads_tensorflow(command, "--help") == (0, "no TF"), command
+    assert loads_tensorflow("train", "--steps=0") == (2, "no TF")
+    assert loads_tensorflow("edit", "--input=a.jpg", "--output=b.jpg", "--strength=nan") == (2, "no TF")
+    assert loads_tensorflow("pretrained") == (0, "no TF")

@@ -19,8 +19,10 @@ pytest.importorskip("dlib")
 pytest.importorskip("gradio")
 
 from tfface import pretrained  # noqa: E402
+from tfface.pretrained import building  # noqa: E402
 from tfface.faces import detect_faces  # noqa: E402
-from tfface.photo import KerasEditor, edit_face  # noqa: E402
+from tfface.editors import KerasEditor  # noqa: E402
+from tfface.photo import edit_face  # noqa: E402
 
 pytestmark = pytest.mark.slow
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -35,13 +37,13 @@ def bundle_dir(tmp_path_factory):
     proc = run(*TINY, "--steps=2", "--residual_init=normal", f"--run_dir={rd}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     bundle = base / "bundle"
-    pretrained.bundle(str(rd), "glasses", directory=str(bundle), variants=("float16",), report_images=4,
+    building.bundle(str(rd), "glasses", directory=str(bundle), variants=("float16",), report_images=4,
                       say=lambda m: None)
-    trained = pretrained.load(pretrained.entries(str(bundle))[0], str(bundle))
+    trained = building.load(pretrained.entries(str(bundle))[0], str(bundle))
     for g in (trained.model.g0, trained.model.g1):
         last = [layer for layer in g.layers if layer.weights][-1]
         last.set_weights([w * 30.0 for w in last.get_weights()])
-    pretrained.save_generators(trained.model, str(bundle / "glasses" / pretrained.WEIGHTS))
+    building.save_generators(trained.model, str(bundle / "glasses" / pretrained.WEIGHTS))
     return bundle
 
 
@@ -126,7 +128,7 @@ def test_edit_a_photo_in_the_browser(server, browser, bundle_dir, tmp_path):
     assert edited.shape == photo.shape, "the download is the full-size photo"
     assert "remove Eyeglasses (0.7)" in status
     # Pixels outside the edited face region are unchanged; inside, they changed.
-    run_ = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
+    run_ = building.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
     (box, left, right), = detect_faces(photo)
     _, (x0, y0, x1, y1) = edit_face(photo, KerasEditor(run_.model.g1, 32), left, right, 0.7)
     changed = np.abs(edited.astype(int) - photo).max(axis=-1) > 0
@@ -160,7 +162,7 @@ def test_clear_messages_for_no_face_and_unreadable_files(server, browser, tmp_pa
 def test_each_request_gets_files_of_its_own_and_old_ones_are_deleted(bundle_dir, tmp_path):
     from tfface import demo
 
-    run_ = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
+    run_ = building.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
     editors = {"Eyeglasses": {"add": KerasEditor(run_.model.g0, 32), "remove": KerasEditor(run_.model.g1, 32)}}
     src = tmp_path / "astronaut.png"
     Image.fromarray(skimage.astronaut()).save(src)

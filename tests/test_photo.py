@@ -13,7 +13,8 @@ pytest.importorskip("dlib")
 
 from tfface.export.exporter import export_run  # noqa: E402
 from tfface.faces import detect_faces  # noqa: E402
-from tfface.photo import edit_face, edit_photo, load_editor  # noqa: E402
+from tfface.editors import load_editor  # noqa: E402
+from tfface.photo import edit_face, edit_photo  # noqa: E402
 
 pytestmark = pytest.mark.slow
 

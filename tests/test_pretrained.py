@@ -11,12 +11,14 @@ from PIL import Image
 
 from tests.training.cli import ROOT, TINY, run
 from tfface import pretrained
+from tfface.pretrained import building
 
 skimage = pytest.importorskip("skimage.data")
 pytest.importorskip("dlib")
 
 from tfface.faces import detect_faces  # noqa: E402
-from tfface.photo import KerasEditor, edit_face, edit_photo  # noqa: E402
+from tfface.editors import KerasEditor  # noqa: E402
+from tfface.photo import TFLiteEditor, edit_face, edit_photo  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -29,7 +31,7 @@ def bundle_dir(tmp_path_factory):
     proc = run(*TINY, "--steps=6", f"--run_dir={rd}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     d = base / "bundle"
-    pretrained.bundle(str(rd), "glasses", recipe="tiny", directory=str(d), variants=("float16",), report_images=4,
+    building.bundle(str(rd), "glasses", recipe="tiny", directory=str(d), variants=("float16",), report_images=4,
                       say=lambda m: None)
     return d
 
@@ -51,7 +53,7 @@ def test_bundle_holds_the_files_and_a_registry_entry(bundle_dir):
 
 
 def test_bundled_generators_edit_like_the_run(bundle_dir):
-    run_ = pretrained.load(pretrained.find("eyeglasses", str(bundle_dir)), str(bundle_dir))
+    run_ = building.load(pretrained.find("eyeglasses", str(bundle_dir)), str(bundle_dir))
     x = np.random.default_rng(1).uniform(-1, 1, (2, 32, 32, 3)).astype(np.float32)
     from tfface.methods import load_run
 
@@ -65,15 +67,25 @@ def test_chained_edits_add_each_residual_in_turn_and_touch_only_the_face(bundle_
     src = tmp_path / "astronaut.png"
     Image.fromarray(photo).save(src)
     out = tmp_path / "out.png"
-    proc = cli(bundle_dir, "edit", "--input", str(src), "--output", str(out), "--add", "Eyeglasses",
-               "--remove", "eyeglasses", "--strength", "30")
+    # The command runs the bundled float16 TFLite files, without starting TensorFlow.
+    code = ("import sys; from tfface import cli; c = cli.main(sys.argv[1:]); "
+            "print('TF' if 'tensorflow' in sys.modules else 'no TF'); sys.exit(c)")
+    proc = subprocess.run([sys.executable, "-c", code, "edit", "--input", str(src), "--output", str(out), "--add",
+                           "Eyeglasses", "--remove", "eyeglasses", "--strength", "30"], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300, env={**os.environ, "TFFACE_PRETRAINED": str(bundle_dir)})
     assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.split()[-2:] == ["no", "TF"]
     edited = np.asarray(Image.open(out))
     # The same chain in-process: the CLI applied add, then remove to add's result.
-    run_ = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
-    add, remove = KerasEditor(run_.model.g0, 32), KerasEditor(run_.model.g1, 32)
+    lite = str(bundle_dir / "glasses" / "float16.tflite")
+    add, remove = TFLiteEditor(lite, "add"), TFLiteEditor(lite, "remove")
     chained, n = edit_photo(photo, [add, remove], strength=30.0)
     assert n == 1 and np.array_equal(edited, chained)
+    # The TFLite files are the bundled Keras generators.
+    run_ = building.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir))
+    face = np.random.default_rng(3).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    for lite_editor, g in ((add, run_.model.g0), (remove, run_.model.g1)):
+        assert np.max(np.abs(lite_editor.residual(face, 1.0) - KerasEditor(g, 32).residual(face, 1.0))) < 1e-4
     add_only, _ = edit_photo(photo, add, strength=30.0)
     assert not np.array_equal(chained, add_only), "the second edit changed the first's result"
     (box, left, right), = detect_faces(photo)
@@ -103,7 +115,7 @@ def test_export_pretrained_writes_a_serving_savedmodel_of_the_bundled_editor(bun
     loaded = tf.saved_model.load(str(version))
     images = np.random.default_rng(2).uniform(0, 1, (2, 32, 32, 3)).astype(np.float32)
     got = loaded.signatures["remove_tensor"](images=tf.constant(images), strength=tf.ones([2]))["edited"].numpy()
-    g1 = pretrained.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir)).model.g1
+    g1 = building.load(pretrained.entries(str(bundle_dir))[0], str(bundle_dir)).model.g1
     want = np.clip((np.asarray(g1(images * 2 - 1)) + 1) / 2, 0, 1)
     assert np.max(np.abs(got - want)) < 1e-4
     meta = json.loads((version / "assets.extra" / "tfface.json").read_text())

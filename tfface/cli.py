@@ -15,35 +15,38 @@ Parsing is argparse; ``--help`` on every command lists every flag with its
 default.  ``tfface train``'s flags are generated from the declarations in
 :mod:`tfface.settings`.  Every error ends in :func:`fail` with the exit codes
 of :mod:`tfface.errors`; ``TFFACE_DEBUG=1`` shows the traceback instead.
+
+Each command imports what it runs, inside its function: parsing, ``--help``, a bad flag, ``tfface
+pretrained`` and ``tfface edit`` with TFLite editors never start TensorFlow (seconds, and half a
+gigabyte); the commands that need it load it through :func:`_tensorflow`, which keeps its start-up
+lines off the terminal.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 import typing
 
 import numpy as np
 
-from tfface.native_logs import silenced_native_stderr
-
-with silenced_native_stderr():
-    import tensorflow as tf
-
-from tfface import errors, files, photo, pretrained, recipes  # noqa: E402  (after TensorFlow's quiet load)
+from tfface import errors, files, litert, photo, pretrained, recipes
 from tfface.data.images import load_image
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
-from tfface.evaluation import judge, progress
-from tfface.evaluation.evaluate import evaluate
-from tfface.export import tflite
-from tfface.export.exporter import FORMATS, export_run, export_trained
-from tfface.inference import DIRECTIONS
-from tfface.methods import get as get_method
-from tfface.methods import load_run
-from tfface.pictures import grid_image
-from tfface.settings import FIELDS, GROUPS, TYPES, Settings
-from tfface.training import launcher, loop
+from tfface.export import FORMATS, TFLITE_VARIANTS
+from tfface.native_logs import silenced_native_stderr
+from tfface.settings import DIRECTIONS, FIELDS, GROUPS, TYPES, Settings
+from tfface.training import launcher
+
+
+def _tensorflow():
+    """Import TensorFlow for a command that needs it, with its C++ start-up lines kept off stderr; call it
+    before importing any module that imports TensorFlow."""
+    with silenced_native_stderr():
+        import tensorflow as tf
+    return tf
 
 
 class ParseError(UsageError):
@@ -104,6 +107,10 @@ def cmd_train(args):
         return
     recipe_name, base = recipes.load(args.recipe) if args.recipe else (None, None)
     settings = settings_from_args(args, base).validate()
+    _tensorflow()
+    from tfface.methods import get as get_method
+    from tfface.training import loop
+
     method = get_method(settings.method)
     run_dir = args.run_dir or (os.path.join("runs", recipe_name) if recipe_name else method.default_run_dir(settings))
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
@@ -125,6 +132,10 @@ def cmd_export(args):
     if (args.run_dir is None) == (args.pretrained is None):
         raise UsageError("give one of --run_dir (a training run) or --pretrained NAME (a bundled editor: "
                          f"{pretrained.describe()})")
+    _tensorflow()
+    from tfface.export.exporter import export_run, export_trained
+    from tfface.pretrained import building
+
     if args.pretrained is None:
         target = export_run(args.run_dir, args.out, args.formats or list(FORMATS), args.version, args.overwrite, args.model_name,
                             args.tflite_variants, args.report_images, say=say)
@@ -133,12 +144,13 @@ def cmd_export(args):
         if args.formats is not None and "tflite" in args.formats:
             raise UsageError(f"a bundled editor's TFLite models ship beside it, in "
                              f"{os.path.join(pretrained.root(), entry['name'])}; export --formats=saved_model")
-        target = export_trained(pretrained.load(entry), args.out, ("saved_model",), args.version, args.overwrite,
+        target = export_trained(building.load(entry), args.out, ("saved_model",), args.version, args.overwrite,
                                 args.model_name or entry["name"], args.tflite_variants, args.report_images, say=say)
     print(f"exported: {target}")
 
 
 def cmd_demo(args):
+    _tensorflow()
     import tfface.demo  # Gradio takes seconds to import: only for this command
 
     print(f"tfface demo on http://{args.host}:{args.port} (Ctrl-C stops it)", flush=True)
@@ -171,20 +183,41 @@ class _EditAction(argparse.Action):
 
 
 def _editors(args):
-    """The chain of editors: bundled ones for --add/--remove, or --model with --direction."""
+    """The chain of editors: bundled ones for --add/--remove, or --model with --direction.  A .tflite model,
+    and a bundled editor's float16 TFLite file, run on ai_edge_litert without TensorFlow; a SavedModel, or
+    any editor when ai_edge_litert is not installed, on TensorFlow."""
     edits = getattr(args, "edits", None) or []
     if args.model is not None:
         if edits:
             raise UsageError("--add/--remove pick bundled editors; with --model use --direction")
-        return [photo.load_editor(args.model, args.direction)]
+        if str(args.model).endswith(".tflite") and os.path.isfile(args.model) and litert.available():
+            return [photo.TFLiteEditor(args.model, args.direction)]
+        _tensorflow()
+        from tfface import editors
+
+        return [editors.load_editor(args.model, args.direction)]
     if not edits:
         raise UsageError(f"say what to edit: --add or --remove ATTRIBUTE (bundled: {pretrained.describe()}), "
                          f"or --model M --direction add|remove")
     chain = []
     for direction, name in edits:
-        run = pretrained.load(pretrained.find(name))
-        chain.append(photo.KerasEditor(run.model.g0 if direction == "add" else run.model.g1, run.settings.image_size))
+        entry = pretrained.find(name)
+        lite = pretrained.tflite_file(entry, "float16")
+        if lite and litert.available():
+            chain.append(photo.TFLiteEditor(lite, direction))
+            continue
+        chain.append(_keras_editor(entry, direction))
     return chain
+
+
+def _keras_editor(entry, direction):
+    """A bundled editor's Keras generator (TensorFlow)."""
+    _tensorflow()
+    from tfface import editors
+    from tfface.pretrained import building
+
+    run = building.load(entry)
+    return editors.KerasEditor(run.model.g0 if direction == "add" else run.model.g1, run.settings.image_size)
 
 
 def cmd_edit(args):
@@ -192,7 +225,7 @@ def cmd_edit(args):
         raise UsageError("--output must differ from --input (the original photo is never overwritten)")
     if os.path.exists(args.output) and not args.overwrite:
         raise UsageError(f"{args.output} exists; pass --overwrite to replace it")
-    if not np.isfinite(args.strength):
+    if not math.isfinite(args.strength):
         raise UsageError("--strength must be a finite number")
     files.image_format(args.output)
     picture = load_image(args.input)
@@ -201,16 +234,23 @@ def cmd_edit(args):
         edited, n = photo.edit_photo(picture, editor, args.strength, args.all_faces)
     except photo.NoFaceError:
         raise DataError(f"no face found in {args.input}") from None
+    del picture  # a 24-megapixel photo is 72 MB: not held while the result is encoded
     files.save_image(edited, args.output)
     print(f"edited {n if args.all_faces else 1} of {n} face(s): {args.output}")
 
 
 # -- evaluate ---------------------------------------------------------------------------------
 def cmd_evaluate(args):
+    _tensorflow()
+    from tfface.evaluation.evaluate import evaluate
+
     evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare))
 
 
 def cmd_progress(args):
+    _tensorflow()
+    from tfface.evaluation import progress
+
     runs = progress.load(args.run_dir)
     for name, records in runs:
         for line in progress.table_lines(name, records):
@@ -233,6 +273,10 @@ def _parse_sets(values):
 
 def cmd_iterative(args):
     changes = _parse_sets(getattr(args, "set", None))
+    _tensorflow()
+    from tfface.methods import load_run
+    from tfface.pictures import grid_image
+
     run = load_run(args.run_dir)
     ed = run.editor()
     if not hasattr(ed, "transform"):
@@ -255,6 +299,9 @@ def cmd_iterative(args):
 
 # -- judge ------------------------------------------------------------------------------------
 def cmd_judge(args):
+    _tensorflow()
+    from tfface.evaluation import judge
+
     judge.train(args.data, args.image_size, args.epochs, args.batch_size, args.learning_rate, args.width, args.work_dir,
                 args.out, args.seed, say=lambda m: print(m, flush=True))
 
@@ -291,8 +338,8 @@ def build_parser():
     p.add_argument("--version", type=int, default=None, help="version number (default: one more than the highest existing)")
     p.add_argument("--overwrite", action="store_true", help=_help("replace an existing version", "off"))
     p.add_argument("--model_name", default=None, help="model name (default: the run directory's name)")
-    p.add_argument("--tflite_variants", type=_csv, default=list(tflite.VARIANTS),
-                   help=_help("TFLite variants to build", ",".join(tflite.VARIANTS)))
+    p.add_argument("--tflite_variants", type=_csv, default=list(TFLITE_VARIANTS),
+                   help=_help("TFLite variants to build", ",".join(TFLITE_VARIANTS)))
     p.add_argument("--report_images", type=int, default=32, help=_help("held-out images for the TFLite parity report", 32))
     p.set_defaults(run=cmd_export)
 
@@ -444,7 +491,8 @@ def _main(argv, prog, holder):
             return fail(name, e.exit_code, e)
         if isinstance(e, (FileNotFoundError, FileExistsError, PermissionError, IsADirectoryError, NotADirectoryError)):
             return fail(name, errors.EXIT_DATA, e)
-        if isinstance(e, tf.errors.OpError) and _wrapped_data_error(e):
+        tf = sys.modules.get("tensorflow")  # loaded by the commands that need it
+        if tf is not None and isinstance(e, tf.errors.OpError) and _wrapped_data_error(e):
             return fail(name, errors.EXIT_DATA, _wrapped_data_error(e))
         if isinstance(e, ValueError):
             return fail(name, errors.EXIT_USAGE, e)

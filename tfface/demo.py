@@ -24,7 +24,8 @@ import uuid
 import numpy as np
 from PIL import Image, ImageDraw
 
-from tfface import files, photo, pretrained
+from tfface import editors, files, photo, pretrained
+from tfface.pretrained import building
 from tfface.data.images import DEFAULT_MAX_PIXELS, load_image
 from tfface.errors import DataError, UsageError
 from tfface.faces import detect_faces
@@ -50,13 +51,13 @@ def available_editors(model=None):
         if meta_path and os.path.isfile(meta_path):
             with open(meta_path) as f:
                 attribute = json.load(f).get("attribute", attribute)
-        return {attribute: {d: photo.load_editor(model, d) for d in ("add", "remove")}}
+        return {attribute: {d: editors.load_editor(model, d) for d in ("add", "remove")}}
     out = {}
     for entry in pretrained.entries():
-        run = pretrained.load(entry)
+        run = building.load(entry)
         size = run.settings.image_size
-        out[entry["attribute"]] = {"add": photo.KerasEditor(run.model.g0, size),
-                                   "remove": photo.KerasEditor(run.model.g1, size)}
+        out[entry["attribute"]] = {"add": editors.KerasEditor(run.model.g0, size),
+                                   "remove": editors.KerasEditor(run.model.g1, size)}
     if not out:
         raise UsageError("no bundled editors in this installation; pass --model with an exported editor")
     return out

@@ -18,9 +18,9 @@ import numpy as np
 from keras import ops
 
 from tfface.data.pipeline import to_float, to_uint8
+from tfface.settings import DIRECTIONS
 
 BATCH_SIZE = 64
-DIRECTIONS = ("add", "remove")
 
 
 def batched(fn, *arrays, batch_size=BATCH_SIZE):

@@ -14,20 +14,20 @@ to the original full-resolution photo under a feathered mask.  Pixels
 outside the face regions keep their exact original values.  Several edits
 chain: each editor's residual is computed on the previous edit's result and
 added in turn (faces are detected once, on the original).
+
+An editor is any object with ``size`` (its crop side) and ``residual(face01, strength)``.  This module
+runs :class:`TFLiteEditor` without importing TensorFlow; the TensorFlow ones (a Keras generator, a
+SavedModel) are in :mod:`tfface.editors`.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
-import tensorflow as tf
 from PIL import Image
 
 from tfface.errors import DataError, UsageError
 from tfface.faces import detect_faces
-from tfface.export.tflite import Runner
-from tfface.inference import DIRECTIONS
+from tfface.litert import Runner
 
 # Where the eyes are in a training crop, as fractions of its side.  Aligned
 # CelebA crops (178 x 178 from the centre of 178 x 218) have them at about
@@ -42,23 +42,9 @@ class NoFaceError(DataError):
 
 
 # -- models -----------------------------------------------------------------------------
-class SavedModelEditor:
-    def __init__(self, path, direction="add"):
-        if not os.path.isfile(os.path.join(path, "saved_model.pb")):
-            raise DataError(f"{path} is not a SavedModel directory (no saved_model.pb) nor a .tflite file")
-        loaded = tf.saved_model.load(path)
-        key = f"{direction}_tensor"
-        if key not in loaded.signatures:
-            raise UsageError(f"{path} has no {key!r} signature (photo editing needs a residual editor export)")
-        self._loaded, self.fn = loaded, loaded.signatures[key]
-        self.size = int(self.fn.structured_input_signature[1]["images"].shape[1])
-
-    def residual(self, face01, strength):
-        out = self.fn(images=tf.constant(face01[None], tf.float32), strength=tf.constant([strength], tf.float32))
-        return strength * out["residual"].numpy()[0]  # the signature's residual is unscaled
-
-
 class TFLiteEditor:
+    """An exported residual editor's .tflite model (the bundled editors ship float16 ones): no TensorFlow."""
+
     def __init__(self, path, direction="add"):
         try:
             self.runner = Runner(path, f"{direction}_tensor")
@@ -70,28 +56,6 @@ class TFLiteEditor:
         out = self.runner(images=face01[None], strength=np.array([strength], np.float32))
         return strength * np.asarray(out["residual"])[0]  # the signature's residual is unscaled
 
-
-class KerasEditor:
-    """A residual editor's Keras generator (a bundled editor, or a trained run): G(x) - x on one face crop."""
-
-    def __init__(self, generator, size):
-        self.generator, self.size = generator, int(size)
-        self._call = tf.function(lambda x: generator(x, training=False))
-
-    def residual(self, face01, strength):
-        x = tf.constant(face01[None] * 2.0 - 1.0, tf.float32)
-        return strength * ((self._call(x) - x).numpy()[0] / 2.0)  # [-1, 1] units -> [0, 1]
-
-
-def load_editor(path, direction="add"):
-    """An exported residual editor: a SavedModel version directory or a .tflite file."""
-    if direction not in DIRECTIONS:
-        raise UsageError(f"--direction must be add or remove, got {direction!r}")
-    if not os.path.exists(path):
-        raise FileNotFoundError(f"model not found: {path}")
-    if str(path).endswith(".tflite"):
-        return TFLiteEditor(path, direction)
-    return SavedModelEditor(path, direction)
 
 
 # -- alignment and paste-back --------------------------------------------------------
@@ -136,15 +100,37 @@ def _warp(channel, inv, offset, shape):
     return np.asarray(out, np.float32)
 
 
+def _aligned_crop(photo, inv, size):
+    """The ``size`` x ``size`` crop that ``inv`` (crop -> photo) maps out of the photo, as float32 in [0, 1].
+
+    Only the photo region under the crop is handed to Pillow (not a copy of the whole photo), and a face
+    much larger than the crop is first box-reduced by an integer factor, so bicubic sampling never skips
+    pixels: without it a face 20x the crop's side reaches the editor aliased, unlike its training images."""
+    h, w = photo.shape[:2]
+    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
+    step = float(np.hypot(inv[0, 0], inv[1, 0]))  # photo pixels per crop pixel
+    k = max(1, int(step // 2))
+    margin = 4 * k  # the bicubic kernel's reach, in photo pixels
+    sx0, sy0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - margin, 0, [w, h])
+    sx1, sy1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + margin, 0, [w, h])
+    if sx1 <= sx0 or sy1 <= sy0:
+        return np.zeros((size, size, 3), np.float32)
+    region = Image.fromarray(np.ascontiguousarray(photo[sy0:sy1, sx0:sx1]))
+    if k > 1:
+        region = region.reduce(k)  # reduced pixel i covers photo pixels [sx0 + k i, sx0 + k (i + 1))
+    m = inv.copy()
+    m[:, 2] -= (sx0, sy0)
+    m /= k
+    crop = region.transform((size, size), Image.AFFINE, data=tuple(m.reshape(-1)), resample=Image.BICUBIC)
+    return np.asarray(crop, np.float32) / 255.0
+
+
 def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
     """The edit of one face: (the change to add [h, w, 3] float32 in [0, 1] units, (x0, y0, x1, y1) the photo
     region it covers), or (None, None) when the crop falls outside the photo."""
     size = editor.size
     a = alignment(left_eye, right_eye, size)
     inv = _invert(a)  # crop -> photo
-    crop = Image.fromarray(photo).transform((size, size), Image.AFFINE, data=tuple(inv.reshape(-1)),
-                                            resample=Image.BICUBIC)
-    residual = editor.residual(np.asarray(crop, np.float32) / 255.0, float(strength)).astype(np.float32)
     # The photo region the crop covers.
     corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
     h, w = photo.shape[:2]
@@ -152,6 +138,7 @@ def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, [w, h])
     if x1 <= x0 or y1 <= y0:
         return None, None
+    residual = editor.residual(_aligned_crop(photo, inv, size), float(strength)).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
     # The feathered residual, warped back (sampling the product keeps the weight 0 outside the crop).
     weighted = residual * _feather_map(size)[..., None]
@@ -174,17 +161,19 @@ def edit_photo(photo, editor, strength=1.0, all_faces=False):
 
 
 def apply_edits(photo, faces, edits):
-    """``edits``: [(editor, strength)] applied in turn to ``faces`` (from :func:`detect_faces`) of a photo."""
-    out = photo
+    """``edits``: [(editor, strength)] applied in turn to ``faces`` (from :func:`detect_faces`) of a photo.
+    Returns a new array (one copy of the photo, however many edits)."""
+    out = photo.copy()
     for editor, strength in edits:
-        out = _edit_faces(out, editor, faces, strength)
+        _edit_faces(out, editor, faces, strength)
     return out
 
 
-def _edit_faces(photo, editor, faces, strength):
-    out = photo.copy()
-    for box, left, right in faces:
-        delta, region = edit_face(photo, editor, left, right, strength)
+def _edit_faces(out, editor, faces, strength):
+    """One editor on every face of ``out``, in place: each face's edit is computed on ``out`` as it was
+    before this editor (overlapping faces do not see each other's edit), then added."""
+    deltas = [edit_face(out, editor, left, right, strength) for _, left, right in faces]
+    for delta, region in deltas:
         if delta is None:
             continue
         x0, y0, x1, y1 = region
@@ -195,4 +184,3 @@ def _edit_faces(photo, editor, faces, strength):
         same = ~delta.any(axis=-1)
         changed[same] = base[same]
         out[y0:y1, x0:x1] = changed
-    return out

@@ -21,6 +21,7 @@ METHODS = ("residual", "iterative")
 STRATEGIES = ("default", "mirrored", "multiworker")
 PRECISIONS = ("float32", "bfloat16", "float16")
 D_NORMS = ("spectral", "batch")
+DIRECTIONS = ("add", "remove")  # a residual editor adds (G0) or removes (G1) its attribute
 RESIDUAL_INITS = ("zero", "normal")
 SPLITS = ("official", "random")
 Z_HEADS = ("shared", "hidden")

@@ -199,7 +199,7 @@ def test_wrong_tensor_shape_is_rejected(exported):
 
 
 def test_tflite_runs_with_ai_edge_litert(exported):
-    from tfface.export.tflite import Runner
+    from tfface.litert import Runner
 
     x = face(32)[None].astype(np.float32) / 255.0
     for variant in ("float32", "int8"):

@@ -48,7 +48,9 @@ def test_two_workers_train_like_two_mirrored_replicas(tmp_path, method):
     assert sorted(os.listdir(f"{tmp_path}/workers/checkpoints"))[:1] == ["checkpoint"]
 
 
-@pytest.mark.parametrize("method", ["residual", "iterative"])
+# The iterative method only: its resume restores more state (stage, adaptive update counts), and the
+# residual method's multi-worker stop and resume are covered by the SIGTERM tests below (CI time).
+@pytest.mark.parametrize("method", ["iterative"])
 def test_a_killed_worker_stops_the_others_and_a_restart_resumes(tmp_path, method):
     rd = tmp_path / "run"
     args = [*SMALL, f"--method={method}", "--steps=100000", f"--run_dir={rd}", "--workers=2"]

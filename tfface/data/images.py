@@ -162,7 +162,8 @@ def center_square(w, h, crop=None):
 def _grey_filled(img):
     """Whether a decoded JPEG's last 8 rows (one block row) are all exactly 128: what libjpeg puts where the
     data ran out (a truncated file with an end marker appended passes the tail check)."""
-    tail = np.asarray(img)[-8:]
+    w, h = img.size
+    tail = np.asarray(img.crop((0, max(0, h - 8), w, h)))  # the rows alone: not a copy of the whole photo
     return tail.size > 0 and bool((tail == 128).all())
 
 
@@ -182,7 +183,8 @@ def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.
                 img.load()
                 if img.format == "JPEG" and _grey_filled(img):
                     raise BadImageError(path, "truncated", "the image data ends early: its last rows are decoder fill")
-                img = ImageOps.exif_transpose(img) or img
+                # In place: without an orientation to apply, exif_transpose would return a copy of the photo.
+                ImageOps.exif_transpose(img, in_place=True)
                 if size is not None:
                     img = img.crop(center_square(*img.size, crop))
                     if img.size != (size, size):

@@ -23,13 +23,11 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from tfface import files
+from tfface import files, litert
 from tfface.errors import UsageError
+from tfface.export import FORMATS, tflite
 from tfface.export import saved_model as sm
-from tfface.export import tflite
 from tfface.methods import load_run
-
-FORMATS = ("saved_model", "tflite")
 
 
 class ExportError(UsageError):
@@ -128,13 +126,13 @@ def _tflite(saved_dir, run, variants, n_images, say):
         files.write_bytes(path, blob)
         entry = {"file": os.path.relpath(path, saved_dir), "bytes": len(blob), "signatures": {}}
         for sig, (out, is_image) in method.tflite_outputs.items():
-            runner = tflite.Runner(blob, sig)
+            runner = litert.Runner(blob, sig)
             got = np.asarray(runner(**feeds[sig])[out], np.float64)
             one = {k: v[:1] for k, v in feeds[sig].items()}
             entry["signatures"][sig] = {
                 "max_abs_error": float(np.max(np.abs(got - refs[sig]))),
                 "psnr_db": _psnr01(got, refs[sig]) if is_image else None,
-                "latency_ms_per_image": round(tflite.latency_ms(lambda: runner(**one)), 3),
+                "latency_ms_per_image": round(litert.latency_ms(lambda: runner(**one)), 3),
             }
         results[variant] = entry
         first_sig = next(iter(method.tflite_outputs))

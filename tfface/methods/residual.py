@@ -23,7 +23,7 @@ from tfface.training.residual_gan import ResidualGAN, default_alpha
 class ResidualMethod(Method):
     name = "residual"
     model_class = ResidualGAN
-    log_keys = ResidualGAN.metric_names
+    log_keys = ResidualGAN.metric_names + ("d_r1",)  # d_r1 only with --r1_gamma
     tflite_outputs = {"add_tensor": ("edited", True), "remove_tensor": ("edited", True)}
     sample_count = 4
 

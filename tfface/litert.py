@@ -1,0 +1,54 @@
+"""Running .tflite models with ai_edge_litert (the ``lite`` extra), without TensorFlow.
+
+:class:`Runner` calls one signature of a model; photo editing with the bundled editors
+(:mod:`tfface.photo`) and the exporter's parity report use it.  Importing this module does not import
+TensorFlow, so ``tfface edit`` with a .tflite editor starts in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import numpy as np
+
+
+def available():
+    """Whether ai_edge_litert is installed (the ``lite`` or ``faces`` extra), without importing it."""
+    return importlib.util.find_spec("ai_edge_litert") is not None
+
+
+class Runner:
+    """Runs one signature of a .tflite model with ai_edge_litert, resizing inputs to the batch."""
+
+    def __init__(self, model_path_or_bytes, signature):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if isinstance(model_path_or_bytes, (bytes, bytearray)):
+            self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes))
+        else:
+            self.interpreter = Interpreter(model_path=str(model_path_or_bytes))
+        self.runner = self.interpreter.get_signature_runner(signature)
+        self.signature = signature
+
+    def input_shape(self, name="images"):
+        return tuple(self.runner.get_input_details()[name]["shape_signature"])
+
+    def __call__(self, **inputs):
+        return self.runner(**{k: np.asarray(v, np.float32) for k, v in inputs.items()})
+
+
+def wall_times(fn, repeats):
+    """Seconds taken by each of ``repeats`` calls of ``fn()``, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return times
+
+
+def latency_ms(fn, repeats=20):
+    """Median wall time of ``fn()`` in milliseconds (after one warm-up call)."""
+    return 1000.0 * float(np.median(wall_times(fn, repeats)))

@@ -1,0 +1,106 @@
+"""Bundled editors as Keras models, and bundling a trained run (TensorFlow; the registry is
+:mod:`tfface.pretrained`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+import numpy as np
+
+from tfface import files
+from tfface.errors import UsageError
+from tfface.export.exporter import export_trained, tree_size
+from tfface.inference import DIRECTIONS
+from tfface.methods import TrainedRun, get, load_run
+from tfface.pretrained import SETTINGS, WEIGHTS, add_entry, root
+from tfface.settings import Settings
+from tfface.training import distribution
+from tfface.training.run import RunDirectory
+
+
+def load(entry, directory=None) -> TrainedRun:
+    """A bundled editor rebuilt as a trained run (its D is not shipped and stays untrained)."""
+    d = os.path.join(directory or root(), entry["name"])
+    settings = Settings.load(os.path.join(d, SETTINGS))
+    method = get(settings.method)
+    settings = method.resolve(settings)
+    distribution.set_precision("float32")
+    model = method.build_model(settings)
+    with np.load(os.path.join(d, WEIGHTS)) as z:
+        for g in (model.g0, model.g1):
+            g.set_weights([z[f"{g.name}/{i}"].astype(np.float32) for i in range(len(g.weights))])
+    return TrainedRun(d, settings, method, model, int(entry.get("steps", 0)))
+
+
+def save_generators(model, path):
+    """G0's and G1's weights as float16 (half the size; the bundle script reports the edit's change)."""
+    arrays = {f"{g.name}/{i}": np.asarray(w, np.float32).astype(np.float16) for g in (model.g0, model.g1)
+              for i, w in enumerate(g.get_weights())}
+    with files.replacing(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, **arrays)
+
+
+TFLITE_VARIANTS = ("float16", "int8")
+
+
+def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print):
+    """Add a trained residual run to a bundle directory as editor ``name``: its settings, float16 generators,
+    TFLite variants and a registry entry with the run's training time and its evaluation's val scores
+    (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  Returns the entry."""
+    directory = directory or root()
+    run = load_run(run_dir, say=say)
+    if set(run.method.tflite_outputs) != {"add_tensor", "remove_tensor"}:
+        raise UsageError(f"{run_dir} holds a {run.settings.method} run; bundled editors add and remove one attribute "
+                         f"(residual runs)")
+    rd = RunDirectory(run_dir)
+    target = os.path.join(directory, name)
+    with files.building_directory(target, overwrite=True) as tmp:
+        files.write_text(os.path.join(tmp, SETTINGS), run.settings.to_json() + "\n")
+        save_generators(run.model, os.path.join(tmp, WEIGHTS))
+        with tempfile.TemporaryDirectory() as work:
+            exported = export_trained(run, work, ("saved_model", "tflite"), 1, model_name=name, variants=variants,
+                                      report_images=report_images, say=say)
+            for v in variants:
+                shutil.copy(os.path.join(exported, "assets.extra", "tflite", f"{v}.tflite"), os.path.join(tmp, f"{v}.tflite"))
+    entry = {"name": name, "attribute": run.settings.attribute, "method": "residual",
+             "image_size": run.settings.image_size, "width": run.settings.width, "recipe": recipe, "steps": run.step,
+             "train_seconds": _clock_seconds(rd, run.step), "data": run.settings.data,
+             "files": sorted(os.listdir(target)), "val": _val_scores(rd)}
+    add_entry(entry, directory)
+    # The float16 weights edit as the float32 ones do, to this much (shown on each bundle).
+    reloaded = load(entry, directory)
+    probe = np.random.default_rng(0).uniform(-1, 1, (4, run.settings.image_size, run.settings.image_size, 3))
+    probe = probe.astype(np.float32)
+    err = max(float(np.max(np.abs(np.asarray(a(probe)) - np.asarray(b(probe)))))
+              for a, b in ((run.model.g0, reloaded.model.g0), (run.model.g1, reloaded.model.g1)))
+    say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
+        f"{err:.4f} (in [-1, 1])")
+    return entry
+
+
+def _clock_seconds(rd, step):
+    seconds = rd.training_seconds_at(step)
+    return round(seconds, 1) if seconds else None
+
+
+def _val_scores(rd):
+    """Per direction: flip rate, identity median, Fréchet distance and the residual's share in the face
+    region, from the run's last evaluation (None when it was not evaluated)."""
+    path = os.path.join(rd.path, "eval", "metrics.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        m = json.load(f)
+    out = {"images": {}, "judge": m.get("judge", {}).get("dir"), "evaluated_step": m.get("step")}
+    for d in DIRECTIONS:
+        e = m.get(d) or {}
+        out["images"][d] = e.get("images")
+        out[d] = {"flip_rate": (e.get("classifier") or {}).get("flip_rate", {}).get("rate"),
+                  "identity_median": (e.get("identity") or {}).get("median_distance"),
+                  "frechet": ((e.get("distribution") or {}).get("model") or {}).get("frechet"),
+                  "region_energy": (e.get("region") or {}).get("energy_share")}
+    return out
