@@ -206,18 +206,11 @@ def _editors(args):
         if lite and litert.available():
             chain.append(photo.TFLiteEditor(lite, direction))
             continue
-        chain.append(_keras_editor(entry, direction))
+        _tensorflow()
+        from tfface.pretrained import building
+
+        chain.append(building.keras_editors(entry)[direction])
     return chain
-
-
-def _keras_editor(entry, direction):
-    """A bundled editor's Keras generator (TensorFlow)."""
-    _tensorflow()
-    from tfface import editors
-    from tfface.pretrained import building
-
-    run = building.load(entry)
-    return editors.KerasEditor(run.model.g0 if direction == "add" else run.model.g1, run.settings.image_size)
 
 
 def cmd_edit(args):

@@ -52,12 +52,7 @@ def available_editors(model=None):
             with open(meta_path) as f:
                 attribute = json.load(f).get("attribute", attribute)
         return {attribute: {d: editors.load_editor(model, d) for d in ("add", "remove")}}
-    out = {}
-    for entry in pretrained.entries():
-        run = building.load(entry)
-        size = run.settings.image_size
-        out[entry["attribute"]] = {"add": editors.KerasEditor(run.model.g0, size),
-                                   "remove": editors.KerasEditor(run.model.g1, size)}
+    out = {entry["attribute"]: building.keras_editors(entry) for entry in pretrained.entries()}
     if not out:
         raise UsageError("no bundled editors in this installation; pass --model with an exported editor")
     return out

@@ -11,6 +11,7 @@ import tempfile
 import numpy as np
 
 from tfface import files
+from tfface.editors import KerasEditor
 from tfface.errors import UsageError
 from tfface.export.exporter import export_trained, tree_size
 from tfface.inference import DIRECTIONS
@@ -33,6 +34,13 @@ def load(entry, directory=None) -> TrainedRun:
         for g in (model.g0, model.g1):
             g.set_weights([z[f"{g.name}/{i}"].astype(np.float32) for i in range(len(g.weights))])
     return TrainedRun(d, settings, method, model, int(entry.get("steps", 0)))
+
+
+def keras_editors(entry, directory=None):
+    """{"add": editor, "remove": editor}: a bundled editor's two generators as Keras editors."""
+    run = load(entry, directory)
+    size = run.settings.image_size
+    return {"add": KerasEditor(run.model.g0, size), "remove": KerasEditor(run.model.g1, size)}
 
 
 def save_generators(model, path):
