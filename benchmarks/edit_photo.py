@@ -61,7 +61,11 @@ def main():
     ap.add_argument("--baseline", default="ade062a", help="commit to compare with (default: ade062a)")
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--size", default="6000x4000", help="photo size WxH (default: 6000x4000)")
+    ap.add_argument("--make", default=None, help=argparse.SUPPRESS)  # write the photo to this path, in a child
     args = ap.parse_args()
+    if args.make:
+        make_photo(args.make, *(int(v) for v in args.size.split("x")))
+        return
     with open(os.path.join(args.bundle, "registry.json")) as f:
         attribute = json.load(f)["editors"][0]["attribute"]
     env = {**os.environ, "TFFACE_PRETRAINED": os.path.abspath(args.bundle)}
@@ -69,7 +73,9 @@ def main():
     width, height = (int(v) for v in args.size.split("x"))
     with tempfile.TemporaryDirectory() as work:
         photo = os.path.join(work, "photo.jpg")
-        make_photo(photo, width, height)
+        # In a child process: a child's peak RSS starts from its parent's at fork, so this process stays small.
+        subprocess.run([sys.executable, __file__, "--make", photo, "--size", args.size, "--bundle", args.bundle],
+                       check=True)
         megabytes = os.path.getsize(photo) / 1e6
         trees = {f"{sha} (baseline)": base, "this tree": ROOT}
         for name, tree in trees.items():  # warm-up
