@@ -100,21 +100,19 @@ def _warp(channel, inv, offset, shape):
     return np.asarray(out, np.float32)
 
 
-def _aligned_crop(photo, inv, size):
-    """The ``size`` x ``size`` crop that ``inv`` (crop -> photo) maps out of the photo, as float32 in [0, 1].
+def _aligned_crop(photo, inv, corners, size):
+    """The ``size`` x ``size`` crop that ``inv`` (crop -> photo) maps out of the photo, as float32 in [0, 1];
+    ``corners``: the crop's corners in the photo (the caller has checked that it overlaps the photo).
 
     Only the photo region under the crop is handed to Pillow (not a copy of the whole photo), and a face
     much larger than the crop is first box-reduced by an integer factor, so bicubic sampling never skips
     pixels: without it a face 20x the crop's side reaches the editor aliased, unlike its training images."""
     h, w = photo.shape[:2]
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
     step = float(np.hypot(inv[0, 0], inv[1, 0]))  # photo pixels per crop pixel
     k = max(1, int(step // 2))
     margin = 4 * k  # the bicubic kernel's reach, in photo pixels
     sx0, sy0 = np.clip(np.floor(corners.min(axis=0)).astype(int) - margin, 0, [w, h])
     sx1, sy1 = np.clip(np.ceil(corners.max(axis=0)).astype(int) + margin, 0, [w, h])
-    if sx1 <= sx0 or sy1 <= sy0:
-        return np.zeros((size, size, 3), np.float32)
     region = Image.fromarray(np.ascontiguousarray(photo[sy0:sy1, sx0:sx1]))
     if k > 1:
         region = region.reduce(k)  # reduced pixel i covers photo pixels [sx0 + k i, sx0 + k (i + 1))
@@ -138,7 +136,7 @@ def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, [w, h])
     if x1 <= x0 or y1 <= y0:
         return None, None
-    residual = editor.residual(_aligned_crop(photo, inv, size), float(strength)).astype(np.float32)
+    residual = editor.residual(_aligned_crop(photo, inv, corners, size), float(strength)).astype(np.float32)
     shape = (y1 - y0, x1 - x0)
     # The feathered residual, warped back (sampling the product keeps the weight 0 outside the crop).
     weighted = residual * _feather_map(size)[..., None]
