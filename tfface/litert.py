@@ -1,4 +1,4 @@
-"""Running .tflite models with ai_edge_litert (the ``lite`` extra), without TensorFlow.
+"""Running .tflite models with ai_edge_litert (the ``lite`` and ``faces`` extras), without TensorFlow.
 
 :class:`Runner` calls one signature of a model; photo editing with the bundled editors
 (:mod:`tfface.photo`) and the exporter's parity report use it.  Importing this module does not import
