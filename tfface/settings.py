@@ -110,6 +110,9 @@ class Settings:
     r1_gamma: float = setting(0.0, "weight gamma of the R1 penalty gamma/2 ||grad_x log p_t(x)||^2 on real images "
                               "(Mescheder et al. 2018): D flat around the data, so a small residual cannot swing "
                               "it; 0 = off, as in the paper", "residual", minimum=0)
+    real_class_weight: float = setting(0.0, "weight of an extra loss of D: its two real classes' cross-entropy "
+                                       "on the real images alone, so it learns the attribute from them as "
+                                       "StarGAN's classifier does; 0 = off, as in the paper", "residual", minimum=0)
     g_skips: bool = setting(False, "G with U-Net skip connections (full- and half-resolution features to the "
                             "decoder), so the residual can follow the input pixel by pixel; Table 1 has none",
                             "residual", defines_model=True)

@@ -137,3 +137,33 @@ def test_r1_flattens_d_around_the_real_images():
             score = -tf.reduce_sum(L.classification_loss(logits, np.repeat([0, 1], 8)))
         norms[gamma] = float(tf.reduce_mean(penalties.r1_penalty(tape.gradient(score, reals))))
     assert norms[1000.0] < 0.5 * norms[0.0], norms
+
+
+def test_real_class_loss_ignores_the_generated_class():
+    """The extra term reads only D's two real classes: a real image that D calls "generated" but
+    ranks right among the real classes costs what the 2-class softmax says, whatever its class-2 logit."""
+    logits = np.array([[2.0, 0.0, 9.0], [2.0, 0.0, -9.0], [0.0, 3.0, 5.0]], np.float32)
+    loss = np.asarray(penalties.real_class_loss(logits, np.array([0, 0, 1])))
+    np.testing.assert_allclose(loss, [np.log1p(np.exp(-2.0)), np.log1p(np.exp(-2.0)), np.log1p(np.exp(-3.0))], rtol=1e-5)
+
+
+def test_real_class_weight_adds_the_real_images_term_to_d_loss():
+    """--real_class_weight w: D's loss on the first step (same initial weights) is eq. 9's plus w times
+    the 2-class loss summed over the 2n real images, averaged over all 4n images D sees."""
+    rng = np.random.default_rng(0)
+    x0, x1 = (rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32) for _ in range(2))
+    x1[:, 12:16] = 0.9
+    d_loss, extra = {}, {}
+    for weight in (0.0, 3.0):
+        keras.utils.set_random_seed(0)
+        m = ResidualGAN(32, 0.125)
+        m.compile(keras.optimizers.Adam(2e-4, beta_1=0.5), keras.optimizers.Adam(2e-4, beta_1=0.5),
+                  real_class_weight=weight)
+        m.build_optimizers()
+        # Before any step: the generators are the identity, D as initialised (the same in both runs).
+        logits, _ = m.d(tf.constant(np.concatenate([x0, x1])), training=True)
+        extra[weight] = float(tf.reduce_sum(penalties.real_class_loss(logits, np.repeat([0, 1], 4)))) / 16
+        logs = tf.function(m.train_step)((x0, x1))
+        d_loss[weight] = float(logs["d_loss"])
+    assert extra[0.0] == extra[3.0] and extra[0.0] > 0.1
+    np.testing.assert_allclose(d_loss[3.0] - d_loss[0.0], 3.0 * extra[0.0], rtol=1e-3)

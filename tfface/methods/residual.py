@@ -44,7 +44,8 @@ class ResidualMethod(Method):
                             test_only=test_only)
 
     def loss_arguments(self, s):
-        return {"alpha": s.alpha, "beta": s.beta, "diffaugment": s.diffaugment, "r1_gamma": s.r1_gamma}
+        return {"alpha": s.alpha, "beta": s.beta, "diffaugment": s.diffaugment, "r1_gamma": s.r1_gamma,
+                "real_class_weight": s.real_class_weight}
 
     def phases(self, s):
         """One phase: the paper trains G0, G1 and D together "without any staging" (§5)."""

@@ -55,8 +55,8 @@ class ResidualGAN(GANModel):
         self.built = True  # the sub-networks are functional models, built on creation
 
     def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, diffaugment=False, r1_gamma=0.0,
-                **kwargs):
-        self.r1_gamma = float(r1_gamma)
+                real_class_weight=0.0, **kwargs):
+        self.r1_gamma, self.real_class_weight = float(r1_gamma), float(real_class_weight)
         if self.r1_gamma:
             self.metric_names = type(self).metric_names + ("d_r1",)
         super().compile(g_optimizer, d_optimizer, **kwargs)
@@ -105,6 +105,9 @@ class ResidualGAN(GANModel):
                     logits, _ = self.d_view(ops.concatenate([reals, fakes], axis=0), 4, stream=1)
                     per_example = L.classification_loss(logits, labels)
                     real_score = -ops.sum(per_example[: 2 * n])  # sum of log p_t over the real images
+                if self.real_class_weight:  # --real_class_weight (not in the paper): the attribute on reals alone
+                    real = penalties.real_class_loss(logits[: 2 * n], labels[: 2 * n])
+                    per_example += self.real_class_weight * ops.pad(real, [[0, 2 * n]])
                 d_loss = distribution.global_mean(per_example)
                 if self.r1_gamma:  # --r1_gamma (not in the paper): D flat around the real images
                     r1 = penalties.r1_penalty(r1_tape.gradient(real_score, reals))
