@@ -13,7 +13,7 @@ def write_run(path, records):
 
 def record(step, seconds, add_flip, remove_flip):
     return {"step": step, "train_seconds": seconds,
-            "add": {"flip_rate": add_flip, "identity_median": 0.4, "region_energy": 0.7},
+            "add": {"flip_rate": add_flip, "identity_median": 0.4, "region_energy": 0.7, "d_real_recall": 0.9},
             "remove": {"flip_rate": remove_flip, "identity_median": 0.5, "region_energy": None}}
 
 
@@ -24,7 +24,7 @@ def test_progress_prints_each_run_and_draws_the_curves(tmp_path, capsys):
     code = main(["progress", "--run_dir", str(tmp_path / "a"), "--run_dir", str(tmp_path / "b"), "--out", str(out)])
     text = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert text[0] == "a:" and text[2].split() == ["100", "0.10", "0.500", "0.400", "0.700", "–", "0.100", "0.500", "–", "–"]
+    assert text[0] == "a:" and text[2].split() == ["100", "0.10", "0.500", "0.400", "0.700", "–", "0.900", "0.100", "0.500", "–", "–", "–"]
     assert text[3].split()[:3] == ["200", "0.20", "0.800"] and text[4] == "b:"
     img = np.asarray(Image.open(out))
     assert img.shape[1] == 3 * 420, "three panels: flip rate, identity, region share"

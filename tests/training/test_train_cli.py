@@ -194,7 +194,7 @@ def test_judge_every_records_quality_against_training_time_across_a_resume(tmp_p
             e = r[direction]
             assert e["images"] == 6 and 0 <= e["flip_rate"] <= 1 and e["mean_abs_residual"] >= 0
             assert e["identity_median"] is not None and e["identity_median"] >= 0
-            assert 0 <= e["d_target"] <= 1 and 0 <= e["d_generated"] <= 1
+            assert 0 <= e["d_target"] <= 1 and 0 <= e["d_generated"] <= 1 and 0 <= e["d_real_recall"] <= 1
 
 
 def test_judge_every_is_refused_for_the_iterative_method_before_anything_is_written(tmp_path):

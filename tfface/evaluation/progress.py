@@ -32,12 +32,13 @@ def load(run_dirs):
 
 
 COLUMNS = (("flip", "flip_rate", 11), ("identity", "identity_median", 15), ("region", "region_energy", 13),
-           ("D target", "d_target", 15))
+           ("D target", "d_target", 15), ("D recall", "d_real_recall", 15))
 
 
 def table_lines(name, records):
     """A run's table: per direction the judged flip rate, identity, region share and its own D's
-    probability of the target class (D fooled where the judge is not: D target high, flip low)."""
+    probability of the target class (D fooled where the judge is not: D target high, flip low) and its
+    recall of the real inputs' own class (how well D knows the attribute on real faces)."""
     yield f"{name}:"
     yield "  step    hours  " + "  ".join(" ".join(f"{d + ' ' + title:>{w}}" for title, _, w in COLUMNS) for d in DIRECTIONS)
     for r in records:

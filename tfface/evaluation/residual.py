@@ -104,14 +104,24 @@ def evaluate(ctx, figures_dir):
     return out
 
 
-def discriminator_view(model, edits, target):
+def discriminator_view(model, edits, target, inputs=None):
     """What the run's own D makes of edits: its mean probability of the target real class and of
-    "generated".  Next to the judge's flip rate it shows when D is fooled where the judge is not."""
-    x = np.asarray(edits)
-    logits = batched(lambda b: model.d(to_float(b), training=False)[0], x)
-    p = np.exp(logits - logits.max(axis=1, keepdims=True))
+    "generated".  Next to the judge's flip rate it shows when D is fooled where the judge is not.
+    With ``inputs`` (the real images that were edited, of class 1 - target) also ``d_real_recall``: the
+    share of them that D ranks in their own class among its two real classes, how well D knows the
+    attribute on real faces (the generators cannot learn it better than D does)."""
+    def logits(x):
+        return batched(lambda b: model.d(to_float(b), training=False)[0], np.asarray(x))
+
+    lg = logits(edits)
+    p = np.exp(lg - lg.max(axis=1, keepdims=True))
     p /= p.sum(axis=1, keepdims=True)
-    return {"d_target": float(p[:, target].mean()), "d_generated": float(p[:, GENERATED].mean())}
+    out = {"d_target": float(p[:, target].mean()), "d_generated": float(p[:, GENERATED].mean())}
+    if inputs is not None:
+        lg = logits(inputs)
+        own = 1 - target
+        out["d_real_recall"] = float(np.mean(lg[:, own] > lg[:, target]))
+    return out
 
 
 def five_points_of(images):
@@ -382,7 +392,7 @@ class ProgressJudge:
             if self.judge is not None:
                 p = judge_lib.predict(self.judge, y)[:, self.k]
                 entry["flip_rate"] = float(np.mean(p >= 0.5 if direction == "add" else p < 0.5))
-            entry.update(discriminator_view(editor.model, y, target=1 if direction == "add" else 0))
+            entry.update(discriminator_view(editor.model, y, target=1 if direction == "add" else 0, inputs=x))
             n = min(self.identity_pairs, len(x))
             if n:
                 try:
