@@ -107,6 +107,9 @@ class Settings:
                          defines_model=True)
     diffaugment: bool = setting(False, "augment everything D sees, reals and fakes, differentiably (colour and "
                                 "translation, DiffAugment): D cannot rely on cues a tiny residual flips", "residual")
+    diffaugment_colour: bool = setting(True, "with --diffaugment, also change brightness, saturation and contrast; "
+                                       "--no_diffaugment_colour translates only, so D still sees colour casts",
+                                       "residual")
     r1_gamma: float = setting(0.0, "weight gamma of the R1 penalty gamma/2 ||grad_x log p_t(x)||^2 on real images "
                               "(Mescheder et al. 2018): D flat around the data, so a small residual cannot swing "
                               "it; 0 = off, as in the paper", "residual", minimum=0)

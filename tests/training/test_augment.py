@@ -37,3 +37,11 @@ def test_the_same_seed_draws_the_same_augmentation():
     a, b, c = (diff_augment(x, 1, seed=s).numpy() for s in ([3, 7], [3, 7], [3, 8]))
     np.testing.assert_array_equal(a, b)
     assert not np.allclose(a, c)
+
+
+def test_without_colour_only_translates():
+    """--no_diffaugment_colour: D sees the same pixels, shifted; a colour cast stays visible to it."""
+    x = tf.constant(np.random.default_rng(2).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32))
+    np.testing.assert_allclose(diff_augment(x, 1, seed=[3, 7], with_colour=False).numpy(),
+                               translate(x, 1, seed=[3, 7]).numpy(), atol=1e-6)
+    assert not np.allclose(diff_augment(x, 1, seed=[3, 7]).numpy(), translate(x, 1, seed=[3, 7]).numpy(), atol=1e-3)

@@ -113,6 +113,20 @@ def test_diffaugment_changes_what_d_sees_and_the_step_stays_finite():
     assert steps[True]["g_pix"] == steps[False]["g_pix"], "the residuals themselves are not augmented"
 
 
+def test_diffaugment_colour_off_shows_d_the_colours_unchanged():
+    """--no_diffaugment_colour: D judges the image translated, colours as they are."""
+    from tfface.training.augment import translate
+
+    x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32))
+    m = ResidualGAN(32, 0.125, d_norm="batch")  # spectral norm's power iteration would move D between calls
+    shifted = m.d(translate(x, 1, [0, 0]), training=True)
+    for flag in (False, True):
+        m.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), diffaugment=True, diffaugment_colour=flag)
+        m.build_optimizers()
+        seen = m.d_view(x, 1, 0)
+        assert np.allclose(seen[0], shifted[0], atol=1e-5) == (not flag), flag
+
+
 def test_r1_flattens_d_around_the_real_images():
     """--r1_gamma: after the same steps, D's verdict on real images moves less under a small
     perturbation (its input gradient on the reals is smaller) than without the penalty."""

@@ -45,7 +45,7 @@ class ResidualMethod(Method):
 
     def loss_arguments(self, s):
         return {"alpha": s.alpha, "beta": s.beta, "diffaugment": s.diffaugment, "r1_gamma": s.r1_gamma,
-                "real_class_weight": s.real_class_weight}
+                "real_class_weight": s.real_class_weight, "diffaugment_colour": s.diffaugment_colour}
 
     def phases(self, s):
         """One phase: the paper trains G0, G1 and D together "without any staging" (§5)."""

@@ -10,7 +10,8 @@ and differentiably so G's gradients pass through - keeps D from relying on such 
 
 Two of DiffAugment's policies, the ones that cannot remove the attribute: colour (brightness,
 saturation, contrast) and translation (up to 1/8 of the side, zero padding); not cutout, which can erase
-the glasses of a real "with glasses" face and so mislabel it.  The parameters are drawn per example and
+the glasses of a real "with glasses" face and so mislabel it.  ``--no_diffaugment_colour`` keeps only the
+translation: a D that sees colours changed at random learns to forgive a generator's colour casts.  The parameters are drawn per example and
 shared by the image sets stacked along the batch (``groups``): x, its edit and its round trip move
 together, so eq. 5's perceptual loss still compares aligned features.
 """
@@ -56,9 +57,12 @@ def translate(x, groups, seed):
     return ops.einsum("bkl,bilc->bikc", cols, x)
 
 
-def diff_augment(images, groups, seed):
+def diff_augment(images, groups, seed, with_colour=True):
     """``images`` [groups * n, S, S, 3] in [-1, 1] (``groups`` sets of ``n`` stacked along the batch) ->
-    colour-changed and translated images; example ``i`` of every set gets the same parameters.  ``seed``:
-    two integers (e.g. a fixed value and the step), the stateless random stream of this call."""
+    colour-changed (unless ``with_colour`` is False) and translated images; example ``i`` of every set gets the
+    same parameters.  ``seed``: two integers (e.g. a fixed value and the step), the stateless random stream of
+    this call."""
     x = ops.cast(images, "float32")
-    return ops.cast(translate(colour(x, groups, seed), groups, seed), images.dtype)
+    if with_colour:
+        x = colour(x, groups, seed)
+    return ops.cast(translate(x, groups, seed), images.dtype)

@@ -55,21 +55,21 @@ class ResidualGAN(GANModel):
         self.built = True  # the sub-networks are functional models, built on creation
 
     def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, diffaugment=False, r1_gamma=0.0,
-                real_class_weight=0.0, **kwargs):
+                real_class_weight=0.0, diffaugment_colour=True, **kwargs):
         self.r1_gamma, self.real_class_weight = float(r1_gamma), float(real_class_weight)
         if self.r1_gamma:
             self.metric_names = type(self).metric_names + ("d_r1",)
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
-        self.diffaugment = bool(diffaugment)
+        self.diffaugment, self.diffaugment_colour = bool(diffaugment), bool(diffaugment_colour)
 
     def d_view(self, images, groups, stream):
         """D on ``groups`` image sets stacked along the batch: augmented first with ``--diffaugment`` (the
         same parameters for example i of every set; a stateless stream of the step), else as they are."""
         if self.diffaugment:
             seed = ops.stack([ops.cast(stream, "int64"), ops.cast(self.d_optimizer.iterations, "int64")])
-            images = diff_augment(images, groups, seed)
+            images = diff_augment(images, groups, seed, self.diffaugment_colour)
         return self.d(images, training=True)
 
     @property
