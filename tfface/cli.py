@@ -163,9 +163,15 @@ def cmd_pretrained(args):
         print(f"no bundled editors in {pretrained.root()}")
     for e in rows:
         val = e.get("val") or {}
-        flips = {d: (val.get(d) or {}).get("flip_rate") for d in DIRECTIONS}
-        scores = "  ".join(f"{d} flip {f:.2f}" for d, f in flips.items() if f is not None)
-        print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  {scores}")
+        scores = []
+        for d in DIRECTIONS:
+            m = val.get(d) or {}
+            shown = [f"{label} {m[key]:.2f}" for key, label in (("flip_rate", "flip"), ("identity_median", "identity"),
+                                                               ("region_energy", "region")) if m.get(key) is not None]
+            if shown:
+                scores.append(f"{d}: " + " ".join(shown))
+        print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  "
+              + "  ".join(scores))
 
 
 # -- edit -------------------------------------------------------------------------------------

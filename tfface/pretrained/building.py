@@ -10,14 +10,14 @@ import tempfile
 
 import numpy as np
 
-from tfface import files
+from tfface import files, recipes
 from tfface.editors import KerasEditor
 from tfface.errors import UsageError
 from tfface.export.exporter import export_trained, tree_size
 from tfface.inference import DIRECTIONS
 from tfface.methods import TrainedRun, get, load_run
 from tfface.pretrained import SETTINGS, WEIGHTS, add_entry, root
-from tfface.settings import Settings
+from tfface.settings import Settings, SettingsError
 from tfface.training import distribution
 from tfface.training.run import RunDirectory
 
@@ -76,7 +76,7 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
                 shutil.copy(os.path.join(exported, "assets.extra", "tflite", f"{v}.tflite"), os.path.join(tmp, f"{v}.tflite"))
     entry = {"name": name, "attribute": run.settings.attribute, "method": "residual",
              "image_size": run.settings.image_size, "width": run.settings.width, "recipe": recipe, "steps": run.step,
-             "train_seconds": _clock_seconds(rd, run.step), "data": run.settings.data,
+             "train_seconds": _clock_seconds(rd, run.step), "data": _portable_data(run.settings.data, recipe),
              "files": sorted(os.listdir(target)), "val": _val_scores(rd)}
     add_entry(entry, directory)
     # The float16 weights edit as the float32 ones do, to this much (shown on each bundle).
@@ -88,6 +88,18 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
     say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
         f"{err:.4f} (in [-1, 1])")
     return entry
+
+
+def _portable_data(data, recipe):
+    """The run's --data as the recipe writes it (no path of the machine that trained it), else as given."""
+    if recipe:
+        try:
+            written = recipes.load(recipe)[1].get("data")
+        except SettingsError:  # a recipe name that is not a shipped file: keep the run's own
+            written = None
+        if written and written.split(":")[0] == data.split(":")[0]:
+            return written
+    return data
 
 
 def _clock_seconds(rd, step):
@@ -103,7 +115,8 @@ def _val_scores(rd):
         return None
     with open(path) as f:
         m = json.load(f)
-    out = {"images": {}, "judge": m.get("judge", {}).get("dir"), "evaluated_step": m.get("step")}
+    judge = m.get("judge", {}).get("dir")
+    out = {"images": {}, "judge": judge and os.path.basename(os.path.normpath(judge)), "evaluated_step": m.get("step")}
     for d in DIRECTIONS:
         e = m.get(d) or {}
         out["images"][d] = e.get("images")
