@@ -18,7 +18,7 @@ pytest.importorskip("dlib")
 pytest.importorskip("ai_edge_litert")
 
 from tfface.faces import detect_faces  # noqa: E402
-from tfface.photo import TFLiteEditor, _aligned_crop, _invert, alignment, edit_face  # noqa: E402
+from tfface.photo import TFLiteEditor, aligned_face, edit_face  # noqa: E402
 
 SHIPPED = pretrained.HERE
 ENTRIES = pretrained.entries(SHIPPED)
@@ -87,9 +87,7 @@ def test_the_shipped_judge_sees_the_glasses_the_shipped_editor_adds_to_the_astro
     entry = pretrained.find("Eyeglasses", SHIPPED)
     add = TFLiteEditor(pretrained.tflite_file(entry, "float16", SHIPPED), "add")
     size = entry["image_size"]
-    inv = _invert(alignment(left, right, size))
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
-    face = _aligned_crop(photo, inv, corners, size)
+    face = aligned_face(photo, left, right, size)
     edited = np.clip(face + add.residual(face, 1.0), 0, 1)
     model, info = judge.load(judge.shipped_dir("celeba", size))
     p = judge.predict(model, np.round(np.stack([face, edited]) * 255).astype(np.uint8))[:, info["attribute_names"].index(

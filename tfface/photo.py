@@ -123,14 +123,23 @@ def _aligned_crop(photo, inv, corners, size):
     return np.asarray(crop, np.float32) / 255.0
 
 
+def _crop_geometry(left_eye, right_eye, size):
+    """The aligned crop's map crop -> photo, and the crop's corners in the photo."""
+    inv = _invert(alignment(left_eye, right_eye, size))
+    return inv, np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
+
+
+def aligned_face(photo, left_eye, right_eye, size):
+    """The ``size`` x ``size`` crop of a face that an editor sees (float32 in [0, 1]; eyes where the training
+    images have them)."""
+    return _aligned_crop(photo, *_crop_geometry(left_eye, right_eye, size), size)
+
+
 def edit_face(photo, editor, left_eye, right_eye, strength=1.0):
     """The edit of one face: (the change to add [h, w, 3] float32 in [0, 1] units, (x0, y0, x1, y1) the photo
     region it covers), or (None, None) when the crop falls outside the photo."""
     size = editor.size
-    a = alignment(left_eye, right_eye, size)
-    inv = _invert(a)  # crop -> photo
-    # The photo region the crop covers.
-    corners = np.array([[0, 0, 1], [size, 0, 1], [0, size, 1], [size, size, 1]], np.float64) @ inv.T
+    inv, corners = _crop_geometry(left_eye, right_eye, size)
     h, w = photo.shape[:2]
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int) + 1, [w, h])

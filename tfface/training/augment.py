@@ -11,8 +11,9 @@ and differentiably so G's gradients pass through - keeps D from relying on such 
 Two of DiffAugment's policies, the ones that cannot remove the attribute: colour (brightness,
 saturation, contrast) and translation (up to 1/8 of the side, zero padding); not cutout, which can erase
 the glasses of a real "with glasses" face and so mislabel it.  ``--no_diffaugment_colour`` keeps only the
-translation: a D that sees colours changed at random learns to forgive a generator's colour casts.  The parameters are drawn per example and
-shared by the image sets stacked along the batch (``groups``): x, its edit and its round trip move
+translation (an ablation: does a D that sees colours changed at random forgive a generator's colour casts?
+Measured on Eyeglasses, README: the casts stayed, and removal learnt more slowly).  The parameters are drawn
+per example and shared by the image sets stacked along the batch (``groups``): x, its edit and its round trip move
 together, so eq. 5's perceptual loss still compares aligned features.
 """
 
