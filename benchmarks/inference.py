@@ -5,7 +5,9 @@
 - SavedModel, batch of 64 at 128x128: the residual editor (add_tensor) and the
   iterative GAN's rebuild (transform_tensor) and generation.  Paper 2 (Table 2)
   reports 3.2256 s to rebuild and 2.1558 s to generate 64 images on a GTX 1070 Ti.
-- TFLite per-image latency of the residual editor for each variant.
+- TFLite per-image latency of the residual editor for each variant, and of the bundled
+  64 px editors, with one interpreter thread (ai_edge_litert's default) and with all CPUs
+  (tfface's default).
 
 Models are freshly initialised (speed does not depend on training); the runs
 are written to a temporary directory.
@@ -25,7 +27,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from tfface.export.exporter import export_run  # noqa: E402
-from tfface.litert import Runner, latency_ms, wall_times  # noqa: E402
+from tfface import pretrained  # noqa: E402
+from tfface.litert import Runner, latency_ms, usable_cpus, wall_times  # noqa: E402
 from tfface.methods import get  # noqa: E402
 from tfface.settings import Settings  # noqa: E402
 from tfface.training import distribution  # noqa: E402
@@ -48,7 +51,7 @@ def make_run(tmp, method):
     run.save_settings(s)
     manager, step = run.checkpoint_manager(m.checkpoint_objects(model))
     manager.save(checkpoint_number=0)
-    return run.path
+    return run.path, model
 
 
 def main():
@@ -61,12 +64,17 @@ def main():
     rng = np.random.default_rng(0)
     x64 = tf.constant(rng.random((64, 128, 128, 3)).astype(np.float32))
     with tempfile.TemporaryDirectory() as tmp:
-        res = export_run(make_run(tmp, "residual"), os.path.join(tmp, "export"), model_name="residual",
+        run_path, model = make_run(tmp, "residual")
+        res = export_run(run_path, os.path.join(tmp, "export"), model_name="residual",
                          variants=tuple(args.variants.split(",")), report_images=8, say=lambda m: None)
         m = tf.saved_model.load(res)
         best, med = best_of(lambda: m.signatures["add_tensor"](images=x64, strength=tf.ones([64]))["edited"].numpy(), args.repeats)
         print(f"residual editor, SavedModel, 64 images at 128x128: {best:.3f} s (median {med:.3f} s)")
-        it = export_run(make_run(tmp, "iterative"), os.path.join(tmp, "export"), model_name="iterative",
+        # The reference: the same generator's forward pass alone, as a graph function (no export wrapper).
+        bare = tf.function(lambda x: model.g0(x * 2.0 - 1.0, training=False))
+        best, med = best_of(lambda: bare(x64).numpy(), args.repeats)
+        print(f"residual generator alone, tf.function, 64 images at 128x128: {best:.3f} s (median {med:.3f} s)")
+        it = export_run(make_run(tmp, "iterative")[0], os.path.join(tmp, "export"), model_name="iterative",
                         formats=("saved_model",), report_images=8, say=lambda m: None)
         mi = tf.saved_model.load(it)
         k = 8
@@ -76,14 +84,35 @@ def main():
         best, med = best_of(lambda: mi.signatures["generate"](z=z, attributes=tf.zeros([64, k]))["image"].numpy(), args.repeats)
         print(f"iterative GAN generation, SavedModel, 64 images at 128x128: {best:.3f} s (median {med:.3f} s); paper 2: 2.1558 s")
         one = rng.random((1, 128, 128, 3)).astype(np.float32)
-        print("| TFLite variant (residual editor, 128x128, width 1) | size MB | ms per image |")
-        print("|---|---|---|")
+        threads = usable_cpus()
+        print(f"| TFLite variant (residual editor, 128x128, width 1) | size MB | ms per image, 1 thread | "
+              f"ms, {threads} threads | speed-up |")
+        print("|---|---|---|---|---|")
         for v in args.variants.split(","):
             path = os.path.join(res, "assets.extra", "tflite", f"{v}.tflite")
-            r = Runner(path, "add_tensor")
-            ms = latency_ms(lambda: r(images=one, strength=np.ones([1])), repeats=max(5, args.repeats))
-            print(f"| {v} | {os.path.getsize(path) / 1e6:.2f} | {ms:.1f} |", flush=True)
+            print(tflite_row(v, path, one, args.repeats, threads), flush=True)
+    # The bundled editors (64 px): what `tfface edit` runs.
+    entries = pretrained.entries()
+    if entries:
+        print(f"| bundled editor, TFLite variant | size MB | ms per image, 1 thread | ms, {threads} threads | speed-up |")
+        print("|---|---|---|---|---|")
+        for e in entries:
+            for v in ("float16", "int8"):
+                path = pretrained.tflite_file(e, v)
+                size = Runner(path, "add_tensor").input_shape("images")[1]
+                x = rng.random((1, size, size, 3)).astype(np.float32)
+                print(tflite_row(f"{e['name']} {v} ({size} px)", path, x, args.repeats, threads), flush=True)
 
+
+def tflite_row(label, path, x, repeats, threads):
+    """Median latency of one image with 1 interpreter thread and with ``threads``, interleaved."""
+    runners = {n: Runner(path, "add_tensor", num_threads=n) for n in (1, threads)}
+    ms = {n: [] for n in runners}
+    for _ in range(3):  # alternate, so a disturbance hits both
+        for n, r in runners.items():
+            ms[n].append(latency_ms(lambda r=r: r(images=x, strength=np.ones([1])), repeats=max(5, repeats)))
+    one, many = float(np.median(ms[1])), float(np.median(ms[threads]))
+    return f"| {label} | {os.path.getsize(path) / 1e6:.2f} | {one:.1f} | {many:.1f} | {one / many:.2f}x |"
 
 if __name__ == "__main__":
     main()

@@ -8,6 +8,7 @@ TensorFlow, so ``tfface edit`` with a .tflite editor starts in a fraction of a s
 from __future__ import annotations
 
 import importlib.util
+import os
 import time
 
 import numpy as np
@@ -18,16 +19,28 @@ def available():
     return importlib.util.find_spec("ai_edge_litert") is not None
 
 
-class Runner:
-    """Runs one signature of a .tflite model with ai_edge_litert, resizing inputs to the batch."""
+def usable_cpus():
+    """The CPUs this process may run on (its affinity mask, else the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
 
-    def __init__(self, model_path_or_bytes, signature):
+
+class Runner:
+    """Runs one signature of a .tflite model with ai_edge_litert, resizing inputs to the batch.
+
+    ``num_threads``: the interpreter's threads (XNNPACK's convolutions use them).  ai_edge_litert's own
+    default is 1 thread; ours is every CPU this process may use (:func:`usable_cpus`)."""
+
+    def __init__(self, model_path_or_bytes, signature, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
 
+        self.num_threads = int(num_threads) if num_threads is not None else usable_cpus()
         if isinstance(model_path_or_bytes, (bytes, bytearray)):
-            self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes))
+            self.interpreter = Interpreter(model_content=bytes(model_path_or_bytes), num_threads=self.num_threads)
         else:
-            self.interpreter = Interpreter(model_path=str(model_path_or_bytes))
+            self.interpreter = Interpreter(model_path=str(model_path_or_bytes), num_threads=self.num_threads)
         self.runner = self.interpreter.get_signature_runner(signature)
         self.signature = signature
 
