@@ -27,6 +27,7 @@ SPLITS = ("official", "random")
 Z_HEADS = ("shared", "hidden")
 G_UPSAMPLES = ("deconv", "resize")
 Z_LOSSES = ("mean", "norm")
+LABEL_LOSSES = ("mean", "sum")
 
 GROUPS = {
     "run": "what to train and on which data",
@@ -139,6 +140,8 @@ class Settings:
     lambda_z: float = setting(1.0, "integrated loss: latent-code weight (paper: 1.0)", "iterative", minimum=0)
     z_loss: str = setting("mean", "L_z = ||z~ - z|| read as: mean = mean |z~ - z| over z's dimensions, norm = the "
                           "Euclidean norm of z~ - z (as printed; sqrt(z_dim) times the scale)", "iterative", Z_LOSSES)
+    label_loss: str = setting("mean", "L_label over the n labels: mean = mean binary cross-entropy, sum = the negative "
+                              "log-likelihood of the label vector (n times the mean)", "iterative", LABEL_LOSSES)
     fake_label_weight: float = setting(1.0, "weight of L_label on G's images in C's update (paper, after ACGAN: 1; "
                                        "0 = C learns labels from real images only, G is still judged by C)",
                                        "iterative", minimum=0)

@@ -25,6 +25,17 @@ def test_label_loss_is_mean_binary_cross_entropy_over_labels():
     assert float(L.label_loss(logits, labels)[0]) == pytest.approx(expected, rel=1e-5)
 
 
+def test_label_sum_loss_is_the_negative_log_likelihood_of_the_label_vector():
+    logits = np.array([[0.0, math.log(3.0)], [0.0, 0.0]], np.float32)  # sigmoid: 0.5, 0.75 / 0.5, 0.5
+    labels = np.array([[1.0, 0.0], [1.0, 1.0]], np.float32)
+    # -log P(c) with P(c) = prod of the per-label probabilities: 0.5 * 0.25, then 0.5 * 0.5.
+    np.testing.assert_allclose(np.asarray(L.label_sum_loss(logits, labels)), [-math.log(0.125), -math.log(0.25)],
+                               rtol=1e-5)
+    np.testing.assert_allclose(np.asarray(L.label_sum_loss(logits, labels)),
+                               2 * np.asarray(L.label_loss(logits, labels)), rtol=1e-6)
+    assert set(L.LABEL_LOSSES) == {"mean", "sum"}
+
+
 def test_perceptual_pixel_and_latent_losses():
     h_real = [np.zeros((1, 2, 2, 1), np.float32), np.zeros((1, 1, 1, 4), np.float32)]
     h_rebuilt = [np.full((1, 2, 2, 1), 0.5, np.float32), np.array([[[[1.0, -1.0, 0.0, 2.0]]]], np.float32)]

@@ -60,6 +60,18 @@ def label_loss(label_logits, labels):
     return _mean_per_example(_bce_logits(label_logits, labels))
 
 
+def label_sum_loss(label_logits, labels):
+    """§3.2.2, L_label = E[log C(D(x))] read literally: C(D(x)) is the probability of the whole label vector,
+    a product of n independent sigmoids, so its log is the *sum* of the n per-label terms (n times
+    :func:`label_loss`; the paper does not print a reduction).  Against the adversarial loss this weighs the
+    labels n times more."""
+    x = _bce_logits(label_logits, labels)
+    return ops.sum(ops.reshape(x, (ops.shape(x)[0], -1)), axis=1)
+
+
+LABEL_LOSSES = {"mean": label_loss, "sum": label_sum_loss}
+
+
 def perceptual_loss(hidden_real, hidden_rebuilt, weights=None):
     """§3.3.2 (with §2.4's layer weights), L_per = sum_i alpha_i mean|h_i(x_rebuilt) - h_i(x_real)|.
 

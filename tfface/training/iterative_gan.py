@@ -69,8 +69,9 @@ class IterativeGAN(GANModel):
 
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
                 update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
-                fake_label_weight=DEFAULTS.fake_label_weight, **kwargs):
+                fake_label_weight=DEFAULTS.fake_label_weight, label_loss=DEFAULTS.label_loss, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
+        self.label_loss = L.LABEL_LOSSES[label_loss]
         self.fake_label_weight = float(fake_label_weight)
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
@@ -112,8 +113,8 @@ class IterativeGAN(GANModel):
             z_real, z_fake = ops.split(z_t, 2, axis=0)
             cl_real, cl_fake = ops.split(c_logits, 2, axis=0)
             adv = L.adversarial_discriminator_loss(s_real, s_fake)                  # §3.2.1
-            label_real = L.label_loss(cl_real, c_real)                              # §3.2.2
-            label_fake = L.label_loss(cl_fake, c_fake)
+            label_real = self.label_loss(cl_real, c_real)                              # §3.2.2
+            label_fake = self.label_loss(cl_fake, c_fake)
             # §3.2.2 trains C on real and generated images; while G cannot yet draw an attribute, its
             # images carry random labels for it, so ``fake_label_weight`` can hold that term back.
             loss = adv + label_real + self.fake_label_weight * label_fake
@@ -149,7 +150,7 @@ class IterativeGAN(GANModel):
             z_fake, z_real = ops.split(z_t, 2, axis=0)
             cl_fake, cl_real = ops.split(c_logits, 2, axis=0)
             adv = L.adversarial_generator_loss(s_fake)                              # §3.2.1
-            label = L.label_loss(cl_fake, c_fake)                                   # §3.2.2
+            label = self.label_loss(cl_fake, c_fake)                                   # §3.2.2
             loss = adv + label
             out = {"g_adv": ops.mean(adv)}
             if self.stage == 2:                                                     # §3.3
