@@ -6,17 +6,14 @@ over every activation.  Profiled on the main job's train step (64 px, width
 0.25, 2-core CPU), those passes (Sum, Mul, Tile, SquaredDifference, Mean, ...)
 took about 38% of the step, against 53% for all convolutions.  TensorFlow's
 ``FusedBatchNormV3`` (oneDNN's kernel on CPU, cuDNN's on GPU) computes the
-forward pass in one op and its gradient in one more.  In inference (the moving
-statistics) the same op is one pass instead of Keras's four broadcasting ones,
-and Grappler folds it, with the activation after it, into the convolution
-before it (oneDNN's fused convolution) in exported SavedModels.
+forward pass in one op and its gradient in one more.
 
 :class:`BatchNormalization` is Keras's layer (same variables, checkpoints and
-config) with that kernel.  The results are Keras's to float
+config) with that kernel in training.  The results are Keras's to float
 rounding; the moving variance is updated with the biased batch variance, as
 Keras does (the fused op returns the unbiased one, which is rescaled).  Where
-the fused kernel does not apply, Keras's own path runs: other
-backends, masks, cross-replica (synchronised) statistics in training, renorm, a disabled
+the fused kernel does not apply, Keras's own path runs: inference, other
+backends, masks, cross-replica (synchronised) statistics, renorm, a disabled
 scale or centre, an axis other than the last, or a rank other than 2 or 4.
 """
 
@@ -31,33 +28,26 @@ from keras import layers
 class BatchNormalization(layers.BatchNormalization):
     """``keras.layers.BatchNormalization`` with TensorFlow's fused kernel for training batches."""
 
-    def _fused_applies(self, inputs, mask):
+    def _fused_applies(self, inputs, training, mask):
         rank = len(inputs.shape)
-        return (mask is None and not self.renorm and self.scale and self.center and rank in (2, 4)
-                and self.axis in (-1, rank - 1) and keras.backend.backend() == "tensorflow")
+        return (bool(training) and self.trainable and mask is None and not self.synchronized and not self.renorm
+                and self.scale and self.center and rank in (2, 4) and self.axis in (-1, rank - 1)
+                and keras.backend.backend() == "tensorflow")
 
     def call(self, inputs, training=None, mask=None):
-        batch_statistics = bool(training) and self.trainable  # Keras: a frozen layer uses its moving statistics
-        if not self._fused_applies(inputs, mask) or (batch_statistics and self.synchronized):
+        if not self._fused_applies(inputs, training, mask):
             return super().call(inputs, training=training, mask=mask)
         x = tf.cast(inputs, tf.float32)  # statistics in float32, as Keras does under mixed precision
         channels = x.shape[-1]
         x4 = x if len(x.shape) == 4 else tf.reshape(x, [-1, 1, 1, channels])
-        gamma, beta = tf.cast(self.gamma, tf.float32), tf.cast(self.beta, tf.float32)
-        if not batch_statistics:
-            y, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=x4, scale=gamma, offset=beta, mean=tf.cast(self.moving_mean, tf.float32),
-                variance=tf.cast(self.moving_variance, tf.float32), epsilon=self.epsilon, data_format="NHWC",
-                is_training=False)
-        else:
-            empty = tf.constant([], tf.float32)
-            y, mean, unbiased_variance, *_ = tf.raw_ops.FusedBatchNormV3(
-                x=x4, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=self.epsilon,
-                exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
-            n = tf.cast(tf.size(x4) // channels, tf.float32)
-            variance = unbiased_variance * (n - 1.0) / tf.maximum(n, 1.0)  # Keras keeps the biased batch variance
-            self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
-            self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
+        empty = tf.constant([], tf.float32)
+        y, mean, unbiased_variance, *_ = tf.raw_ops.FusedBatchNormV3(
+            x=x4, scale=tf.cast(self.gamma, tf.float32), offset=tf.cast(self.beta, tf.float32), mean=empty,
+            variance=empty, epsilon=self.epsilon, exponential_avg_factor=1.0, data_format="NHWC", is_training=True)
+        n = tf.cast(tf.size(x4) // channels, tf.float32)
+        variance = unbiased_variance * (n - 1.0) / tf.maximum(n, 1.0)  # Keras keeps the biased batch variance
+        self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
+        self.moving_variance.assign(self.moving_variance * self.momentum + variance * (1.0 - self.momentum))
         if len(x.shape) == 2:
             y = tf.reshape(y, tf.shape(x))
         return tf.cast(y, self.compute_dtype)
