@@ -219,23 +219,35 @@ def _editors(args):
     return chain
 
 
-def cmd_edit(args):
-    if _same_file(args.input, args.output):
+def _check_photo_output(source, output, overwrite, strength):
+    """The checks before a photo is edited: the output is a new file of a known format (or --overwrite), never
+    the input, and the strength is finite."""
+    if _same_file(source, output):
         raise UsageError("--output must differ from --input (the original photo is never overwritten)")
-    if os.path.exists(args.output) and not args.overwrite:
-        raise UsageError(f"{args.output} exists; pass --overwrite to replace it")
-    if not math.isfinite(args.strength):
+    if os.path.exists(output) and not overwrite:
+        raise UsageError(f"{output} exists; pass --overwrite to replace it")
+    if not math.isfinite(strength):
         raise UsageError("--strength must be a finite number")
-    files.image_format(args.output)
-    picture = load_image(args.input)
-    editor = _editors(args)
+    files.image_format(output)
+
+
+def _edit_photo_file(source, output, make_editor, strength, all_faces):
+    """Edit the photo ``source`` into ``output``; the photo is read before ``make_editor()`` loads a model, so a
+    missing or broken photo is reported at once."""
+    picture = load_image(source)
+    editor = make_editor()
     try:
-        edited, n = photo.edit_photo(picture, editor, args.strength, args.all_faces)
+        edited, n = photo.edit_photo(picture, editor, strength, all_faces)
     except photo.NoFaceError:
-        raise DataError(f"no face found in {args.input}") from None
+        raise DataError(f"no face found in {source}") from None
     del picture  # a 24-megapixel photo is 72 MB: not held while the result is encoded
-    files.save_image(edited, args.output)
-    print(f"edited {n if args.all_faces else 1} of {n} face(s): {args.output}")
+    files.save_image(edited, output)
+    print(f"edited {n if all_faces else 1} of {n} face(s): {output}")
+
+
+def cmd_edit(args):
+    _check_photo_output(args.input, args.output, args.overwrite, args.strength)
+    _edit_photo_file(args.input, args.output, lambda: _editors(args), args.strength, args.all_faces)
 
 
 # -- evaluate ---------------------------------------------------------------------------------
@@ -270,16 +282,37 @@ def _parse_sets(values):
     return out
 
 
-def cmd_iterative(args):
-    changes = _parse_sets(getattr(args, "set", None))
+def _iterative_run(run_dir):
+    """A trained iterative run and its Editor (UsageError for another method's run)."""
     _tensorflow()
     from tfface.methods import load_run
-    from tfface.pictures import grid_image
 
-    run = load_run(args.run_dir)
+    run = load_run(run_dir)
     ed = run.editor()
     if not hasattr(ed, "transform"):
-        raise UsageError(f"{args.run_dir} holds a {run.settings.method} run, not an iterative one")
+        raise UsageError(f"{run_dir} holds a {run.settings.method} run, not an iterative one")
+    return run, ed
+
+
+def cmd_iterative(args):
+    changes = _parse_sets(getattr(args, "set", None))
+    if args.action == "transform" and not args.aligned:
+        if len(args.images) != 1 or args.output is None:
+            raise UsageError("transform edits one photo: give one image and --output (or --aligned for crops "
+                             "framed like the training images, shown as a grid)")
+        _check_photo_output(args.images[0], args.output, args.overwrite, args.strength)
+
+        def make_editor():
+            run, ed = _iterative_run(args.run_dir)
+            from tfface.editors import IterativeEditor
+
+            return IterativeEditor(run.model, ed.attribute_names, changes)
+
+        _edit_photo_file(args.images[0], args.output, make_editor, args.strength, args.all_faces)
+        return
+    from tfface.pictures import grid_image
+
+    run, ed = _iterative_run(args.run_dir)
     if args.action == "generate":
         rows = [list(ed.generate(args.num, changes, seed=args.seed))]
     else:
@@ -393,11 +426,15 @@ def build_parser():
     p.set_defaults(run=cmd_progress)
 
     p = sub.add_parser("iterative", help="use a trained iterative GAN: recognize, reconstruct, transform, generate",
-                       description="Writes a PNG grid (input | output), or prints recognised attributes.")
+                       description="transform edits a photo (faces found by dlib, aligned, and only the change the "
+                                   "labels make pasted back, as tfface edit does); with --aligned, and for "
+                                   "reconstruct and generate, writes a PNG grid (input | output); recognize prints "
+                                   "the attributes.")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=_Parser)
     for action, text in (("recognize", "print the attributes C recognises"),
                          ("reconstruct", "rebuild images from their codes G(C(D(x)))"),
-                         ("transform", "rebuild images with some attributes set"),
+                         ("transform", "edit a photo by setting attributes (with --aligned: rebuild aligned crops "
+                                       "with some attributes set)"),
                          ("generate", "generate new faces with some attributes set")):
         a = actions.add_parser(action, help=text, description=text)
         a.add_argument("--run_dir", required=True, help="run directory of an iterative run")
@@ -408,7 +445,19 @@ def build_parser():
         if action == "generate":
             a.add_argument("--num", type=int, default=8, help=_help("faces to generate", 8))
             a.add_argument("--seed", type=int, default=0, help=_help("seed of z", 0))
-        if action != "recognize":
+        if action == "transform":
+            a.add_argument("--aligned", action="store_true",
+                           help=_help("the images are crops framed like the training images: write a grid of "
+                                      "input | output instead of editing a photo", "off"))
+            a.add_argument("--strength", type=float, default=1.0,
+                           help=_help("photo: scale of the change pasted back (0 = none, 1 = as generated)", 1.0))
+            a.add_argument("--all_faces", action="store_true",
+                           help=_help("photo: edit every face, not only the most confident one", "off"))
+            a.add_argument("--overwrite", action="store_true", help=_help("photo: replace an existing output file", "off"))
+            a.add_argument("--output", default=None,
+                           help="the edited photo (.jpg, .png, .webp, .bmp or .tiff); with --aligned a PNG grid "
+                                "(default: transform.png)")
+        elif action != "recognize":
             a.add_argument("--output", default=None, help=f"PNG grid to write (default: {action}.png)")
         a.set_defaults(run=cmd_iterative)
 

@@ -1,5 +1,6 @@
-"""Residual editors on TensorFlow: a Keras generator (a bundled editor, a trained run), an exported
-SavedModel; :func:`load_editor` opens any export (a .tflite file too, with :class:`tfface.photo.TFLiteEditor`).
+"""Photo editors on TensorFlow: a residual editor's Keras generator (a bundled editor, a trained run), an
+exported SavedModel, and an iterative GAN's transformation; :func:`load_editor` opens any residual export (a
+.tflite file too, with :class:`tfface.photo.TFLiteEditor`).
 
 Each has ``size`` and ``residual(face01, strength)``, the interface :mod:`tfface.photo` edits with.
 """
@@ -43,6 +44,40 @@ class KerasEditor:
     def residual(self, face01, strength):
         x = tf.constant(face01[None] * 2.0 - 1.0, tf.float32)
         return strength * ((self._call(x) - x).numpy()[0] / 2.0)  # [-1, 1] units -> [0, 1]
+
+
+class IterativeEditor:
+    """An iterative GAN's transformation (§5.3.3) as a photo editor: the change that setting some labels makes
+    to the face's reconstruction, G(z~, c') - G(z~, c~), with (z~, c~) = C(D(x)) and c' = c~ with ``changes``.
+
+    Pasting G(z~, c') itself would replace the face by its reconstruction, which keeps only what the code
+    holds of the person (README: about 20 dB on synthetic faces); the difference of the two reconstructions
+    carries what the labels change, and everything else keeps the photo's own pixels.  ``strength`` scales it.
+    """
+
+    def __init__(self, model, attribute_names, changes):
+        names = tuple(attribute_names)
+        unknown = sorted(set(changes) - set(names))
+        if unknown:
+            raise UsageError(f"unknown attribute {unknown[0]!r}; valid: {', '.join(names)}")
+        if not changes:
+            raise UsageError("say what to change: --set NAME=0|1")
+        self.model, self.size = model, int(model.image_size)
+        mask = tf.constant([[1.0 if n in changes else 0.0 for n in names]], tf.float32)
+        values = tf.constant([[float(changes.get(n, 0)) for n in names]], tf.float32)
+
+        def change(x):
+            z, logits = model.encode(x, training=False)
+            c = tf.sigmoid(tf.cast(logits, tf.float32))
+            wanted = c * (1.0 - mask) + values * mask
+            before = tf.cast(model.g([z, c], training=False), tf.float32)
+            after = tf.cast(model.g([z, wanted], training=False), tf.float32)
+            return (after - before) / 2.0  # [-1, 1] units -> [0, 1]
+
+        self._call = tf.function(change)
+
+    def residual(self, face01, strength):
+        return strength * self._call(tf.constant(face01[None] * 2.0 - 1.0, tf.float32)).numpy()[0]
 
 
 def load_editor(path, direction="add"):

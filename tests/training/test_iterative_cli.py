@@ -79,7 +79,7 @@ def test_command_line(trained, tmp_path):
     out = subprocess.run(cli + ["recognize", "--run_dir", str(rd), *paths], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr[-2000:]
     assert all(p in out.stdout for p in paths)
-    for args in (["transform", *paths, "--set", "Eyeglasses=1", "--set", "Smiling=0"], ["reconstruct", *paths],
+    for args in (["transform", "--aligned", *paths, "--set", "Eyeglasses=1", "--set", "Smiling=0"], ["reconstruct", *paths],
                  ["generate", "--num", "4", "--set", "Male=1"]):
         target = tmp_path / f"{args[0]}.png"
         out = subprocess.run(cli + [*args, "--run_dir", str(rd), "--output", str(target)], capture_output=True, text=True, cwd=ROOT)
@@ -87,3 +87,44 @@ def test_command_line(trained, tmp_path):
         assert Image.open(target).size[0] > 32
     bad = subprocess.run(cli + ["transform", paths[0], "--run_dir", str(rd), "--set", "Eyeglasses=2"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "--set takes NAME=0 or NAME=1" in bad.stderr
+    # A photo is edited one at a time, into a file named by --output.
+    two = subprocess.run(cli + ["transform", *paths, "--run_dir", str(rd), "--set", "Eyeglasses=1"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert two.returncode == 2 and "transform edits one photo" in two.stderr
+
+
+def test_transform_edits_a_photo_through_alignment_and_paste_back(trained, tmp_path):
+    """`tfface iterative transform photo.jpg --set ...`: the face is found, aligned and transformed, and only the
+    change the labels make is pasted back: pixels outside the face keep their values."""
+    skimage = pytest.importorskip("skimage.data")
+    pytest.importorskip("dlib")
+    from PIL import Image
+
+    rd, _ = trained
+    picture = skimage.astronaut()
+    src, out = tmp_path / "astronaut.png", tmp_path / "smiling.png"
+    Image.fromarray(picture).save(src)
+    cli = [sys.executable, "-m", "tfface", "iterative", "transform", "--run_dir", str(rd), str(src)]
+    proc = subprocess.run(cli + ["--set", "Smiling=0", "--set", "Eyeglasses=1", "--output", str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "edited 1 of 1 face(s)" in proc.stdout
+    change = np.abs(np.asarray(Image.open(out)).astype(int) - picture).max(axis=-1)
+    ys, xs = np.nonzero(change)
+    assert len(ys) > 500, "the face changed"
+    # Her face is about 200 px across around (x, y) = (250, 150); nothing far from it moves.
+    assert 100 < xs.min() and xs.max() < 400 and ys.max() < 330, (xs.min(), xs.max(), ys.min(), ys.max())
+    # strength 0 pastes nothing back; an existing output is kept without --overwrite.
+    zero = tmp_path / "zero.png"
+    proc = subprocess.run(cli + ["--set", "Smiling=0", "--strength", "0", "--output", str(zero)], capture_output=True,
+                          text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    np.testing.assert_array_equal(np.asarray(Image.open(zero)), picture)
+    before = out.read_bytes()
+    proc = subprocess.run(cli + ["--set", "Smiling=1", "--output", str(out)], capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 2 and "exists; pass --overwrite" in proc.stderr and out.read_bytes() == before
+    noise = tmp_path / "noise.png"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (200, 200, 3), dtype=np.uint8)).save(noise)
+    proc = subprocess.run([*cli[:-1], str(noise), "--set", "Smiling=1", "--output", str(tmp_path / "n.png")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 1 and "no face found" in proc.stderr
