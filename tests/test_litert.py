@@ -24,9 +24,8 @@ def test_runner_uses_every_usable_cpu_by_default_and_threads_do_not_change_the_e
     assert np.abs(a - x).max() > 1e-3, "the editor changed the faces"
 
 
+@pytest.mark.skipif(not ENTRIES, reason="no bundled editor")
 def test_runner_rejects_a_thread_count_below_one():
-    path = pretrained.tflite_file(ENTRIES[0], "float16", pretrained.HERE) if ENTRIES else None
-    if path is None:
-        pytest.skip("no bundled editor")
+    path = pretrained.tflite_file(ENTRIES[0], "float16", pretrained.HERE)
     with pytest.raises(ValueError):
         litert.Runner(path, "add_tensor", num_threads=0)
