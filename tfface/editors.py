@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tfface import photo
 from tfface.errors import DataError, UsageError
+from tfface.inference import check_attribute_names
 from tfface.settings import DIRECTIONS
 
 
@@ -57,9 +58,7 @@ class IterativeEditor:
 
     def __init__(self, model, attribute_names, changes):
         names = tuple(attribute_names)
-        unknown = sorted(set(changes) - set(names))
-        if unknown:
-            raise UsageError(f"unknown attribute {unknown[0]!r}; valid: {', '.join(names)}")
+        check_attribute_names(changes, names)
         if not changes:
             raise UsageError("say what to change: --set NAME=0|1")
         self.model, self.size = model, int(model.image_size)

@@ -18,6 +18,7 @@ import numpy as np
 from keras import ops
 
 from tfface.data.pipeline import to_float, to_uint8
+from tfface.errors import UsageError
 from tfface.settings import DIRECTIONS
 
 BATCH_SIZE = 64
@@ -35,6 +36,13 @@ def batched(fn, *arrays, batch_size=BATCH_SIZE):
     if isinstance(outs[0], tuple):
         return tuple(np.concatenate([np.asarray(o[k]) for o in outs]) for k in range(len(outs[0])))
     return np.concatenate([np.asarray(o) for o in outs])
+
+
+def check_attribute_names(changes, names):
+    """UsageError (exit 2 from the command line) if ``changes`` names an attribute not in ``names``."""
+    unknown = sorted(set(changes or {}) - set(names))
+    if unknown:
+        raise UsageError(f"unknown attribute {unknown[0]!r}; valid: {', '.join(names)}")
 
 
 class ResidualEditor:
@@ -87,10 +95,9 @@ class Editor:
 
     def _labels(self, changes, base, n):
         """Apply {name: value or [N] values} to a label matrix (a copy of ``base``)."""
+        check_attribute_names(changes, self.attribute_names)
         labels = np.array(base, np.float32, copy=True).reshape(n, len(self.attribute_names))
         for name, value in (changes or {}).items():
-            if name not in self.attribute_names:
-                raise ValueError(f"unknown attribute {name!r}; valid: {', '.join(self.attribute_names)}")
             labels[:, self.attribute_names.index(name)] = np.broadcast_to(np.asarray(value, np.float32), (n,))
         return labels
 

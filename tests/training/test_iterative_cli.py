@@ -87,6 +87,12 @@ def test_command_line(trained, tmp_path):
         assert Image.open(target).size[0] > 32
     bad = subprocess.run(cli + ["transform", paths[0], "--run_dir", str(rd), "--set", "Eyeglasses=2"], capture_output=True, text=True, cwd=ROOT)
     assert bad.returncode == 2 and "--set takes NAME=0 or NAME=1" in bad.stderr
+    # An attribute the run was not trained on is a usage error (exit 2, one line) on both paths.
+    for extra in (["--aligned", "--output", str(tmp_path / "g.png")], ["--output", str(tmp_path / "g.jpg")]):
+        bad = subprocess.run(cli + ["transform", paths[0], "--run_dir", str(rd), "--set", "Glasses=1", *extra],
+                             capture_output=True, text=True, cwd=ROOT)
+        assert bad.returncode == 2 and "unknown attribute 'Glasses'; valid: Eyeglasses" in bad.stderr, bad.stderr[-500:]
+        assert "Traceback" not in bad.stderr and not (tmp_path / "g.png").exists() and not (tmp_path / "g.jpg").exists()
     # A photo is edited one at a time, into a file named by --output.
     two = subprocess.run(cli + ["transform", *paths, "--run_dir", str(rd), "--set", "Eyeglasses=1"], capture_output=True,
                          text=True, cwd=ROOT)
