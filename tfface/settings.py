@@ -142,6 +142,9 @@ class Settings:
                           "Euclidean norm of z~ - z (as printed; sqrt(z_dim) times the scale)", "iterative", Z_LOSSES)
     label_loss: str = setting("mean", "L_label over the n labels: mean = mean binary cross-entropy, sum = the negative "
                               "log-likelihood of the label vector (n times the mean)", "iterative", LABEL_LOSSES)
+    label_weight: float = setting(1.0, "weight of L_label (both reductions) in C's and G's losses against the "
+                                  "adversarial loss (paper: 1; with --label_loss mean, n labels' weight n equals sum)",
+                                  "iterative", minimum=0)
     fake_label_weight: float = setting(1.0, "weight of L_label on G's images in C's update (paper, after ACGAN: 1; "
                                        "0 = C learns labels from real images only, G is still judged by C)",
                                        "iterative", minimum=0)

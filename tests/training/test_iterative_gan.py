@@ -108,6 +108,21 @@ def test_fake_label_weight_decides_whether_generated_labels_train_c(weight):
     assert np.array_equal(ends[0], ends[1]) == (weight == 0.0)
 
 
+def test_label_weight_scales_the_label_loss_in_both_updates():
+    """--label_weight n with the mean over n labels trains exactly as --label_loss sum does (weight 1)."""
+    from tfface.losses import iterative as L
+
+    logs = {}
+    for reduction, weight in (("mean", 3.0), ("sum", 1.0), ("mean", 1.0)):
+        keras.utils.set_random_seed(5)
+        m, batch = _tiny()
+        m.label_loss, m.label_weight = L.LABEL_LOSSES[reduction], weight
+        out = tf.function(m.train_step)(batch)
+        logs[reduction, weight] = np.array([float(out["d_loss"]), float(out["g_loss"])])
+    np.testing.assert_allclose(logs["mean", 3.0], logs["sum", 1.0], rtol=1e-5)
+    assert not np.allclose(logs["mean", 1.0], logs["sum", 1.0], rtol=1e-3)
+
+
 def test_cnn_baseline_trains_without_unused_heads():
     clf = AttributeClassifier(32, 3, width=0.125)
     clf.compile(distribution.make_optimizer(2e-4, 0.5, 0.999))

@@ -54,7 +54,8 @@ class IterativeMethod(Method):
     def loss_arguments(self, s):
         return {"lambdas": (s.lambda_per, s.lambda_pix, s.lambda_z), "update_ratio": s.update_ratio,
                 "max_updates": s.max_updates, "z_loss": s.z_loss,
-                "fake_label_weight": s.fake_label_weight, "label_loss": s.label_loss}
+                "fake_label_weight": s.fake_label_weight, "label_loss": s.label_loss,
+                "label_weight": s.label_weight}
 
     def phases(self, s):
         """Stage 1: ACGAN only; stage 2: ACGAN + integrated loss (§1, Fig. 2)."""

@@ -69,9 +69,11 @@ class IterativeGAN(GANModel):
 
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
                 update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
-                fake_label_weight=DEFAULTS.fake_label_weight, label_loss=DEFAULTS.label_loss, **kwargs):
+                fake_label_weight=DEFAULTS.fake_label_weight, label_loss=DEFAULTS.label_loss,
+                label_weight=DEFAULTS.label_weight, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
+        self.label_weight = float(label_weight)
         self.fake_label_weight = float(fake_label_weight)
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
@@ -117,7 +119,7 @@ class IterativeGAN(GANModel):
             label_fake = self.label_loss(cl_fake, c_fake)
             # §3.2.2 trains C on real and generated images; while G cannot yet draw an attribute, its
             # images carry random labels for it, so ``fake_label_weight`` can hold that term back.
-            loss = adv + label_real + self.fake_label_weight * label_fake
+            loss = adv + self.label_weight * (label_real + self.fake_label_weight * label_fake)
             if self.stage == 2:
                 # D/C as the encoder of the integrated loss (§3.3): recover z
                 # from G(z, c), and rebuild x_real from (z~, c~).  c~ is held
@@ -151,7 +153,7 @@ class IterativeGAN(GANModel):
             cl_fake, cl_real = ops.split(c_logits, 2, axis=0)
             adv = L.adversarial_generator_loss(s_fake)                              # §3.2.1
             label = self.label_loss(cl_fake, c_fake)                                   # §3.2.2
-            loss = adv + label
+            loss = adv + self.label_weight * label
             out = {"g_adv": ops.mean(adv)}
             if self.stage == 2:                                                     # §3.3
                 x_rebuilt = self.g([z_real, ops.sigmoid(cl_real)], training=True)
