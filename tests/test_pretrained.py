@@ -30,6 +30,9 @@ def bundle_dir(tmp_path_factory):
     rd = base / "run"
     proc = run(*TINY, "--steps=6", f"--run_dir={rd}")
     assert proc.returncode == 0, proc.stderr[-2000:]
+    # As a run trained with --judge_every leaves it (one judged measurement).
+    (rd / "progress.jsonl").write_text(json.dumps({"step": 6, "train_seconds": 36.0, "add": {"flip_rate": 0.25},
+                                                   "remove": {"flip_rate": 0.5}}) + "\n")
     d = base / "bundle"
     building.bundle(str(rd), "glasses", recipe="tiny", directory=str(d), variants=("float16",), report_images=4,
                       say=lambda m: None)
@@ -47,9 +50,18 @@ def test_bundle_holds_the_files_and_a_registry_entry(bundle_dir):
     assert (entry["name"], entry["attribute"], entry["image_size"], entry["steps"], entry["recipe"]) == (
         "glasses", "Eyeglasses", 32, 6, "tiny")
     assert entry["train_seconds"] > 0
-    assert sorted(os.listdir(bundle_dir / "glasses")) == ["float16.tflite", "generators.weights.npz", "settings.json"]
+    assert sorted(os.listdir(bundle_dir / "glasses")) == ["float16.tflite", "generators.weights.npz", "progress.jsonl",
+                                                          "settings.json"]
     listing = cli(bundle_dir, "pretrained")
     assert listing.returncode == 0 and listing.stdout.split()[:3] == ["glasses", "Eyeglasses", "32"]
+    # The run's judged progress travels with the bundle, so its curves can be redrawn without the run.
+    curves = cli(bundle_dir, "progress", "--pretrained", "glasses")
+    assert curves.returncode == 0, curves.stderr[-1000:]
+    lines = curves.stdout.splitlines()
+    assert lines[0] == "glasses:" and lines[2].split()[:3] == ["6", "0.01", "0.250"], lines
+    missing = cli(bundle_dir, "progress", "--pretrained", "sunglasses")
+    assert missing.returncode == 2 and "no bundled editor for 'sunglasses'" in missing.stderr
+    assert cli(bundle_dir, "progress").returncode == 2
 
 
 def test_bundled_generators_edit_like_the_run(bundle_dir):

@@ -262,7 +262,10 @@ def cmd_progress(args):
     _tensorflow()
     from tfface.evaluation import progress
 
-    runs = progress.load(args.run_dir)
+    if not args.run_dir and not args.pretrained:
+        raise UsageError("give --run_dir RUN or --pretrained NAME (repeatable)")
+    bundled = [os.path.join(pretrained.root(), pretrained.find(name)["name"]) for name in args.pretrained or []]
+    runs = progress.load((args.run_dir or []) + bundled)
     for name, records in runs:
         for line in progress.table_lines(name, records):
             print(line)
@@ -421,7 +424,9 @@ def build_parser():
 
     p = sub.add_parser("progress", help="quality against training time of runs trained with --judge_every",
                        description="Prints each run's progress.jsonl as a table and draws the curves.")
-    p.add_argument("--run_dir", action="append", required=True, help="run directory (repeatable)")
+    p.add_argument("--run_dir", action="append", help="run directory (repeatable)")
+    p.add_argument("--pretrained", action="append", metavar="NAME",
+                   help="a bundled editor: the run that trained it (repeatable; see tfface pretrained)")
     p.add_argument("--out", default=None, help="PNG chart to write (default: none)")
     p.set_defaults(run=cmd_progress)
 

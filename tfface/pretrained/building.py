@@ -57,7 +57,7 @@ TFLITE_VARIANTS = ("float16", "int8")
 
 def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print):
     """Add a trained residual run to a bundle directory as editor ``name``: its settings, float16 generators,
-    TFLite variants and a registry entry with the run's training time and its evaluation's val scores
+    TFLite variants, its judged progress (progress.jsonl, when trained with --judge_every) and a registry entry with the run's training time and its evaluation's val scores
     (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  Returns the entry."""
     directory = directory or root()
     run = load_run(run_dir, say=say)
@@ -74,6 +74,8 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
                                       report_images=report_images, say=say)
             for v in variants:
                 shutil.copy(os.path.join(exported, "assets.extra", "tflite", f"{v}.tflite"), os.path.join(tmp, f"{v}.tflite"))
+        if os.path.isfile(rd.progress_path):  # how it learnt: `tfface progress --pretrained NAME` redraws the curves
+            shutil.copy(rd.progress_path, os.path.join(tmp, os.path.basename(rd.progress_path)))
     entry = {"name": name, "attribute": run.settings.attribute, "method": "residual",
              "image_size": run.settings.image_size, "width": run.settings.width, "recipe": recipe, "steps": run.step,
              "train_seconds": _clock_seconds(rd, run.step), "data": _portable_data(run.settings.data, recipe),
