@@ -105,6 +105,36 @@ def set_precision(precision="float32"):
     keras.mixed_precision.set_global_policy("float32" if precision == "float32" else f"mixed_{precision}")
 
 
+BFLOAT16_CPU_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+def native_bfloat16(cpuinfo="/proc/cpuinfo"):
+    """Whether this CPU computes bfloat16 natively (AVX512_BF16 or AMX): True or False from the flags in
+    ``cpuinfo``; None where that file does not exist (not Linux) and it is unknown."""
+    try:
+        with open(cpuinfo) as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return bool(set(line.partition(":")[2].split()) & set(BFLOAT16_CPU_FLAGS))
+    except OSError:
+        return None
+    return None
+
+
+def precision_warning(precision, cpuinfo="/proc/cpuinfo"):
+    """A one-line warning for ``--mixed_precision bfloat16`` on a CPU (no GPU) that emulates bfloat16, else None.
+
+    Where the CPU has it natively, bfloat16 trained the eyeglasses recipe 1.4x faster than float32 at equal
+    judged quality (README, *bfloat16 at equal quality*); emulated, it is slower than float32.
+    """
+    if precision != "bfloat16" or tf.config.list_physical_devices("GPU"):
+        return None
+    if native_bfloat16(cpuinfo) is False:
+        return (f"warning: this CPU has no native bfloat16 (none of {', '.join(BFLOAT16_CPU_FLAGS)} in {cpuinfo}), "
+                f"so --mixed_precision bfloat16 is emulated and slower than float32 here")
+    return None
+
+
 def make_optimizer(learning_rate, beta_1, beta_2, precision="float32", name=None):
     """Adam; wrapped for dynamic loss scaling under float16."""
     opt = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)

@@ -166,6 +166,9 @@ def _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, da
         run.save_settings(settings)
     say(f"run: {run.path}  ({'resuming at step ' + str(start) if start else 'new run'}, "
         f"{settings.steps} steps, {strategy.num_replicas_in_sync} replica(s), {settings.mixed_precision})")
+    warning = distribution.precision_warning(settings.mixed_precision)
+    if warning and worker.chief:
+        say(warning)
     state = cb.TrainingState(start, settings.steps, seconds_before=run.training_seconds_at(start))
     holder["state"] = state
     callbacks = [
