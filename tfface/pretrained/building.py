@@ -57,8 +57,9 @@ TFLITE_VARIANTS = ("float16", "int8")
 
 def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print):
     """Add a trained residual run to a bundle directory as editor ``name``: its settings, float16 generators,
-    TFLite variants, its judged progress (progress.jsonl, when trained with --judge_every) and a registry entry with the run's training time and its evaluation's val scores
-    (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  Returns the entry."""
+    TFLite variants, its judged progress (progress.jsonl, when trained with --judge_every) and a registry entry
+    with the run's training time and its evaluation's val scores (``<run_dir>/eval/metrics.json``, from
+    ``tfface evaluate``).  Returns the entry."""
     directory = directory or root()
     run = load_run(run_dir, say=say)
     if set(run.method.tflite_outputs) != {"add_tensor", "remove_tensor"}:
