@@ -24,10 +24,20 @@ from tfface.training.residual_gan import ResidualGAN
     (dict(strategy="mirrored", batch_size=5), "--batch_size (5) must be divisible by --replicas (2)"),
     (dict(data="imagenet"), "--data must be one of: synthetic, celeba:"),
     (dict(data="folders:/only-one"), "--data=folders needs two comma-separated directories"),
+    (dict(labels="Smiling"), "--labels applies to --method=iterative only"),
+    (dict(method="iterative", labels="Smiling"), "--labels selects CelebA attributes; --data=synthetic has a fixed"),
+    (dict(method="iterative", data="celeba:/c", labels="Smiling, Glasses"), "unknown CelebA attribute(s) Glasses"),
+    (dict(method="iterative", data="celeba:/c", labels="Smiling,Male,Smiling"), "names an attribute twice"),
 ])
 def test_validate_names_the_flag_at_fault(changes, message):
     with pytest.raises(SettingsError, match=re.escape(message)):
         Settings(**changes).validate()
+
+
+def test_labels_are_a_list_of_names_in_the_order_given():
+    s = Settings(method="iterative", data="celeba:/c", labels=" Smiling,Eyeglasses ,Male").validate()
+    assert s.label_names == ("Smiling", "Eyeglasses", "Male")
+    assert DEFAULTS.label_names == ()
 
 
 def test_defaults_are_valid_and_data_is_parsed_once():

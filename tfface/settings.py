@@ -127,6 +127,9 @@ class Settings:
     residual_init: str = setting("zero", "generators' last layer: zero = start as the identity; normal = N(0, 0.02) "
                                  "like every layer (§5 exactly)", "residual", RESIDUAL_INITS, defines_model=True)
     # Iterative method (paper 2)
+    labels: str = setting("", "comma-separated attributes that C recognises and G is conditioned on, a subset of "
+                          "the CelebA data's labels (default: all of the data's labels)", "iterative",
+                          defines_model=True)
     z_dim: int = setting(100, "latent code size (paper: 100)", "iterative", minimum=1, defines_model=True)
     z_head: str = setting("hidden", "where C reads z~: shared = one FC on D's shared layer (Fig. 3), hidden = after "
                           "C's FC-128/BN/ReLU layer, which the labels use", "iterative", Z_HEADS, defines_model=True)
@@ -155,6 +158,11 @@ class Settings:
     split: str = setting("official", "CelebA split for the iterative method", "iterative", SPLITS)
     baseline_steps: typing.Optional[int] = setting(None, "steps of the CNN baseline classifier for the final metrics "
                                                    "(default: --steps; 0 skips it)", "iterative", minimum=0)
+
+    @property
+    def label_names(self) -> tuple:
+        """``labels`` as a tuple of names (empty: all of the data's labels)."""
+        return tuple(n.strip() for n in self.labels.split(",") if n.strip())
 
     @functools.cached_property
     def data_spec(self) -> DataSpec:
@@ -193,6 +201,14 @@ class Settings:
             need(self.batch_size % self.replicas == 0,
                  f"--batch_size ({self.batch_size}) must be divisible by --replicas ({self.replicas}) under --strategy=mirrored")
         self.data_spec  # noqa: B018  (parses --data, or raises)
+        if self.labels:
+            from tfface.data.celeba import ATTRIBUTES  # no TensorFlow there
+            names = self.label_names
+            need(self.data_spec.kind == "celeba", f"--labels selects CelebA attributes; --data={self.data} has "
+                 "a fixed label set")
+            unknown = [n for n in names if n not in ATTRIBUTES]
+            need(not unknown, f"--labels: unknown CelebA attribute(s) {', '.join(unknown)}; valid: {', '.join(ATTRIBUTES)}")
+            need(len(set(names)) == len(names), f"--labels names an attribute twice: {self.labels}")
         return self
 
     def replace(self, **changes) -> "Settings":

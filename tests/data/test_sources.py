@@ -107,6 +107,19 @@ def test_celeba_domains_train_on_the_train_partition_and_test_on_all_held_out_im
     np.testing.assert_array_equal(rows, labels[[names.index(os.path.basename(lab.test.paths[i])) for i in (0, 5)]])
 
 
+def test_celeba_labeled_data_keeps_the_named_labels_in_the_order_given(tmp_path):
+    root = str(tmp_path / "celeba")
+    write_celeba(root, n=30)
+    every = load_labeled(f"celeba:{root}", image_size=32)
+    two = load_labeled(f"celeba:{root}", image_size=32, labels=("Smiling", "Eyeglasses"))
+    assert two.attribute_names == ("Smiling", "Eyeglasses") and two.train.size == every.train.size
+    for split in ("train", "test"):
+        idx = np.arange(getattr(two, split).size)
+        _, c_all = getattr(every, split).load_batch(idx)
+        _, c_two = getattr(two, split).load_batch(idx)
+        np.testing.assert_array_equal(c_two, c_all[:, [31, 15]])  # Smiling and Eyeglasses columns
+
+
 def test_evaluation_data_is_the_held_out_split_alone_in_a_fixed_random_order(tmp_path):
     # The 21,000-image sample's layout: train and val rows, no test rows -> val is held out.
     root = str(tmp_path / "trainval")

@@ -93,7 +93,15 @@ def test_iterative_report(tmp_path, classifier_dir):
     x = load_labeled("synthetic", 32, synthetic_test_size=16).first_images("test", 16)
     rebuilt = load_run(str(rd)).editor().reconstruct(x)
     assert r["reconstruction"]["psnr"] == pytest.approx(metrics.mean_finite(metrics.psnr(rebuilt, x)), abs=1e-6)
-    assert "Eyeglasses" in r["transformation"]
+    # Every learnt attribute is flipped and judged; the mean is over all of them.
+    from tfface.data import synthetic
+
+    t = r["transformation"]
+    assert set(t) == set(synthetic.ATTRIBUTES)
+    rates = [t[n]["classifier_flip_rate"]["rate"] for n in synthetic.ATTRIBUTES]
+    assert all(t[n]["classifier_flip_rate"]["n"] == 16 for n in synthetic.ATTRIBUTES)
+    assert r["mean_classifier_flip_rate"] == pytest.approx(np.mean(rates))
+    assert "Mean judged flip rate over the attributes" in (rd / "eval" / "report.md").read_text()
     assert "## Recognition" in (rd / "eval" / "report.md").read_text()
 
 

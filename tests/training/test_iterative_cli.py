@@ -99,6 +99,34 @@ def test_command_line(trained, tmp_path):
     assert two.returncode == 2 and "transform edits one photo" in two.stderr
 
 
+def test_a_celeba_run_learns_only_the_labels_it_is_given(tmp_path):
+    from tests.data.fixtures import write_celeba
+
+    root = tmp_path / "celeba"
+    write_celeba(str(root), n=40)
+    rd = tmp_path / "run"
+    proc = run(*TINY, "--method=iterative", "--z_dim=8", f"--data=celeba:{root}", "--labels=Smiling,Eyeglasses",
+               "--steps=4", "--baseline_steps=2", f"--run_dir={rd}")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    m = json.loads((rd / "metrics.json").read_text())
+    assert m["attribute_names"] == ["Smiling", "Eyeglasses"]
+    assert set(m["recognition"]["per_attribute_accuracy"]) == {"Smiling", "Eyeglasses"}
+    ed = load_run(str(rd)).editor()
+    assert ed.attribute_names == ("Smiling", "Eyeglasses")
+    x = np.zeros((3, 32, 32, 3), np.uint8)
+    assert ed.recognize(x).shape == (3, 2)
+    # A label the run did not learn is refused like any unknown name.
+    face = tmp_path / "face.png"
+    from PIL import Image
+
+    Image.fromarray(x[0]).save(face)
+    bad = subprocess.run([sys.executable, "-m", "tfface", "iterative", "transform", str(face), "--aligned",
+                          "--run_dir", str(rd), "--set", "Male=1", "--output", str(tmp_path / "out.png")],
+                         capture_output=True, text=True, cwd=ROOT)
+    assert bad.returncode == 2 and "unknown attribute 'Male'; valid: Smiling, Eyeglasses" in bad.stderr, bad.stderr
+    assert not (tmp_path / "out.png").exists()
+
+
 def test_transform_edits_a_photo_through_alignment_and_paste_back(trained, tmp_path):
     """`tfface iterative transform photo.jpg --set ...`: the face is found, aligned and transformed, and only the
     change the labels make is pasted back: pixels outside the face keep their values."""

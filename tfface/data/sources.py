@@ -202,8 +202,9 @@ def load_domains(spec: DataSpec | str, attribute, image_size=64, seed=0, strict=
 
 def load_labeled(spec: DataSpec | str, image_size=64, seed=0, strict=False, split="official",
                  synthetic_test_size=512, synthetic_train_size=8192, attribute="attribute",
-                 max_pixels=images.DEFAULT_MAX_PIXELS, test_only=False) -> LabeledData:
-    """Images with all labels: synthetic (8 labels), CelebA (40), folders (1: B has it).
+                 max_pixels=images.DEFAULT_MAX_PIXELS, test_only=False, labels=()) -> LabeledData:
+    """Images with all labels: synthetic (8 labels), CelebA (40, or the ones named in ``labels``, in that
+    order), folders (1: B has it).
 
     CelebA ``split="official"`` uses list_eval_partition: the train partition,
     and the held-out images (test, or val when the file has no test rows) as
@@ -233,9 +234,15 @@ def load_labeled(spec: DataSpec | str, image_size=64, seed=0, strict=False, spli
             test_idx = eval_order(test_idx)
             if train_idx.size == 0 or test_idx.size == 0:
                 raise DataError(f"CelebA at {data.root}: too few images for a random split ({n})")
+        names, columns = data.attribute_names, slice(None)
+        if labels:
+            missing = [n for n in labels if n not in names]
+            if missing:
+                raise DataError(f"CelebA at {data.root} has no label {', '.join(missing)}")
+            names, columns = tuple(labels), [names.index(n) for n in labels]
         make = lambda idx: _files(data.paths(idx), image_size, log, strict, max_pixels, data.image_dir,  # noqa: E731
-                                  data.labels[idx], data.attribute_names, celeba_lib.CROP)
-        return LabeledData(spec, data.attribute_names, None if test_only else make(train_idx), make(test_idx), log)
+                                  data.labels[idx][:, columns], names, celeba_lib.CROP)
+        return LabeledData(spec, names, None if test_only else make(train_idx), make(test_idx), log)
     paths, labels = [], []
     for d, directory in enumerate(spec.paths):
         found = images.list_images(os.path.expanduser(directory))

@@ -187,21 +187,25 @@ def evaluate(ctx, figures_dir):
     names = [n for n in FIGURE_ATTRIBUTES if n in names_all][:3]
     out["transformation"] = {}
     rows = [list(x[:6]), list(rebuilt[:6])]
-    for name in names:
-        k = names_all.index(name)
+    # Every learnt attribute is flipped and judged; the figure's few also get identity and ground truth.
+    for k, name in enumerate(names_all):
         moved = ed.transform(x, {name: 1 - c[:, k]})
-        rows.append(list(moved[:6]))
-        entry = {"identity": ctx.optional(f"identity_{name}", lambda m=moved: ctx.identity(x, m))}
+        entry = {}
+        if name in names:
+            rows.append(list(moved[:6]))
+            entry["identity"] = ctx.optional(f"identity_{name}", lambda m=moved: ctx.identity(x, m))
 
         def flip(m=moved, k=k, name=name):
             p = ctx.probability_of(m, name)
             return statistics.rate((p >= 0.5) == (c[:, k] < 0.5))
 
         entry["classifier_flip_rate"] = ctx.optional(f"classifier_{name}", flip)
-        if ctx.data.has_ground_truth:
+        if name in names and ctx.data.has_ground_truth:
             _, target, mask = ctx.data.test.counterfactual(idx, name)
             entry["ground_truth"] = metrics.ground_truth_scores(rebuilt, moved, target, mask)
         out["transformation"][name] = entry
+    judged = [e["classifier_flip_rate"]["rate"] for e in out["transformation"].values() if e["classifier_flip_rate"]]
+    out["mean_classifier_flip_rate"] = float(np.mean(judged)) if judged else None
     files.save_image(grid_image([list(r) for r in zip(*rows)]), os.path.join(figures_dir, "transform_grid.png"))
     out["figures"] = {"transform_grid": "transform_grid.png"}
     out["figure_columns"] = ["input", "rebuilt"] + [f"flip {n}" for n in names]
@@ -228,5 +232,8 @@ def report_sections(r):
         flip = t.get("classifier_flip_rate")
         lines.append(f"| {name} | {statistics.interval_text(flip) if flip else '–'} | "
                      f"{fmt((t.get('identity') or {}).get('median_distance'), 3)} | {fmt(gt.get('psnr_in_mask'))} |")
+    if r.get("mean_classifier_flip_rate") is not None:
+        lines += ["", f"Mean judged flip rate over the attributes: {fmt(r['mean_classifier_flip_rate'], 3)} "
+                  "(each attribute set to the opposite of its true value on every test face)."]
     lines += ["", f"Columns: {' | '.join(r['figure_columns'])}", "", f"![transformations]({r['figures']['transform_grid']})", ""]
     return lines

@@ -38,6 +38,8 @@ class IterativeMethod(Method):
 
     def attribute_names(self, s):
         """The labels a run with settings ``s`` learns (known without loading the data)."""
+        if s.label_names:
+            return s.label_names
         return {"synthetic": synthetic.ATTRIBUTES, "celeba": celeba.ATTRIBUTES}.get(s.data_spec.kind, (s.attribute,))
 
     def subject(self, s):
@@ -46,7 +48,7 @@ class IterativeMethod(Method):
     def load_data(self, s, test_only=False):
         return load_labeled(s.data_spec, s.image_size, seed=s.seed, strict=s.strict_data, split=s.split,
                             synthetic_test_size=s.eval_images, synthetic_train_size=s.synthetic_train_size,
-                            attribute=s.attribute, test_only=test_only)
+                            attribute=s.attribute, test_only=test_only, labels=s.label_names)
 
     def model_arguments(self, s):
         return {"n_labels": len(self.attribute_names(s))}
