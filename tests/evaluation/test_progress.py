@@ -31,6 +31,22 @@ def test_progress_prints_each_run_and_draws_the_curves(tmp_path, capsys):
     assert (img != 255).any(axis=-1).mean() > 0.01
 
 
+def test_progress_of_an_iterative_run_has_its_own_columns_and_panels(tmp_path, capsys):
+    rec = lambda step, flip: {"step": step, "train_seconds": step * 3.6, "hamming_loss": 0.1,  # noqa: E731
+                              "reconstruction_psnr": 19.5, "identity_median": None, "flip_rate": {"Smiling": flip},
+                              "mean_flip_rate": flip, "z_r2": 0.4}
+    write_run(tmp_path / "it", [rec(1000, 0.6), rec(2000, 0.7)])
+    write_run(tmp_path / "res", [record(100, 360, 0.5, 0.1)])
+    out = tmp_path / "chart.png"
+    assert main(["progress", "--run_dir", str(tmp_path / "it"), "--run_dir", str(tmp_path / "res"), "--out", str(out)]) == 0
+    text = capsys.readouterr().out.splitlines()
+    assert text[0] == "it:" and text[1].split()[2:] == ["Hamming", "rebuild", "PSNR", "identity", "mean", "flip", "z", "R2"]
+    assert text[2].split() == ["1000", "1.00", "0.100", "19.500", "–", "0.600", "0.400"]
+    assert text[4] == "res:"
+    # Iterative: mean flip and Hamming (no identity measured); residual: flip, identity, region.
+    assert np.asarray(Image.open(out)).shape[1] == 5 * 420
+
+
 def test_progress_of_a_run_without_measures_is_a_one_line_error(tmp_path, capsys):
     (tmp_path / "r").mkdir()
     assert main(["progress", "--run_dir", str(tmp_path / "r")]) == 1

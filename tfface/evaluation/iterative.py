@@ -15,7 +15,8 @@ from keras import ops
 
 from tfface import files
 from tfface.data.pipeline import to_float
-from tfface.evaluation import metrics, statistics
+from tfface.evaluation import face_measures, metrics, statistics
+from tfface.evaluation import judge as judge_lib
 from tfface.evaluation.report import fmt
 from tfface.inference import batched
 from tfface.losses import iterative as L
@@ -168,6 +169,54 @@ def summary_lines(m):
         yield f"latent code: C recovers z with R^2 {m['latent']['z_r2']:.3f} (0 = the constant guess)"
     if "transformation" in m:
         yield f"transformation: mean accuracy vs counterfactual {m['transformation']['mean_accuracy']:.3f}"
+
+
+# -- measures along training (--judge_every) -----------------------------------------------
+PROGRESS_IDENTITY_PAIRS = 64
+PROGRESS_Z_CODES = 256
+
+
+class ProgressJudge:
+    """The four tasks' quality on held-out images while a run trains (``--judge_every``, one line of
+    progress.jsonl), on the first ``settings.eval_images`` test images:
+
+    recognition: C's Hamming loss; reconstruction: PSNR and the median dlib identity distance of the first
+    ``identity_pairs`` (None without the ``faces`` extra); transformation: per learnt attribute the shipped
+    judge's flip rate when it is set to the opposite of its true value on every image, and their mean
+    (None without a judge for the data and size); latent code: :func:`z_recovery` on 256 codes.
+    """
+
+    def __init__(self, settings, data, identity_pairs=PROGRESS_IDENTITY_PAIRS):
+        self.identity_pairs = int(identity_pairs)
+        self.idx, self.x, self.c = _test_set(data, settings.eval_images)
+        self.names = tuple(data.attribute_names)
+        self.judge, self.columns = None, {}
+        try:
+            self.judge, info = judge_lib.load(judge_lib.shipped_dir(data.spec.kind, settings.image_size))
+            self.columns = {n: info["attribute_names"].index(n) for n in self.names if n in info["attribute_names"]}
+        except FileNotFoundError:
+            pass
+
+    def __call__(self, editor):
+        x, c = self.x, self.c
+        rebuilt = editor.reconstruct(x)
+        out = {"hamming_loss": hamming_loss(editor.recognize(x), c),
+               "reconstruction_psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
+               "identity_median": None, "flip_rate": {}, "mean_flip_rate": None,
+               "z_r2": z_recovery(editor, c, n=PROGRESS_Z_CODES)}
+        n = min(self.identity_pairs, len(x))
+        if n:
+            try:
+                out["identity_median"] = float(np.median(face_measures.identity_distances(x[:n], rebuilt[:n])))
+            except RuntimeError:  # no dlib: the faces extra is not installed
+                pass
+        for name, col in self.columns.items():
+            k = self.names.index(name)
+            p = judge_lib.predict(self.judge, editor.transform(x, {name: 1 - c[:, k]}))[:, col]
+            out["flip_rate"][name] = float(np.mean((p >= 0.5) == (c[:, k] < 0.5)))
+        if out["flip_rate"]:
+            out["mean_flip_rate"] = float(np.mean(list(out["flip_rate"].values())))
+        return out
 
 
 # -- full evaluation ------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 
     tfface progress --run_dir ~/runs/eyeglasses --run_dir ~/runs/ablation --out progress.png
 
-Prints one table per run (step, training hours, per direction: judged flip rate, median identity
-distance, the residual's energy share in the attribute's region) and draws the curves side by side.
+Prints one table per run and draws the curves side by side. A residual run's table has, per direction,
+the judged flip rate, the median identity distance and the residual's energy share in the attribute's
+region; an iterative run's has C's Hamming loss, the reconstruction's PSNR and identity distance, the mean
+judged flip rate of its transformations and how much of z C recovers.
 """
 
 from __future__ import annotations
@@ -35,7 +37,30 @@ COLUMNS = (("flip", "flip_rate", 11), ("identity", "identity_median", 15), ("reg
            ("D target", "d_target", 15), ("D recall", "d_real_recall", 15))
 
 
+ITERATIVE_COLUMNS = (("Hamming", "hamming_loss", 8), ("rebuild PSNR", "reconstruction_psnr", 12),
+                     ("identity", "identity_median", 9), ("mean flip", "mean_flip_rate", 10), ("z R2", "z_r2", 6))
+ITERATIVE_MEASURES = (("mean_flip_rate", "judged flip rate of transformations (mean)", (0.0, 1.0)),
+                      ("identity_median", "reconstruction identity distance (median)", None),
+                      ("hamming_loss", "C's Hamming loss", None))
+
+
+def is_iterative(records):
+    return bool(records) and "hamming_loss" in records[0]
+
+
 def table_lines(name, records):
+    """A run's table (:data:`ITERATIVE_COLUMNS` for an iterative run, else :func:`residual_table_lines`)."""
+    if not is_iterative(records):
+        yield from residual_table_lines(name, records)
+        return
+    yield f"{name}:"
+    yield "  step    hours  " + " ".join(f"{title:>{w}}" for title, _, w in ITERATIVE_COLUMNS)
+    for r in records:
+        yield f"  {r['step']:>6} {r['train_seconds'] / 3600:>6.2f}  " + " ".join(
+            f"{fmt(r.get(key), 3):>{w}}" for _, key, w in ITERATIVE_COLUMNS)
+
+
+def residual_table_lines(name, records):
     """A run's table: per direction the judged flip rate, identity, region share and its own D's
     probability of the target class (D fooled where the judge is not: D target high, flip low) and its
     recall of the real inputs' own class (how well D knows the attribute on real faces)."""
@@ -47,8 +72,15 @@ def table_lines(name, records):
 
 
 def chart(runs):
-    """Panels: per measure, add (solid) and remove (dashed) of each run against training hours."""
+    """Panels against training hours: per measure of the iterative runs, one curve per run; per measure of the
+    residual runs, add (solid) and remove (dashed) of each."""
     panels = []
+    for key, title, y_range in ITERATIVE_MEASURES:
+        series = [(name, [r["train_seconds"] / 3600 for r in records], [r.get(key) for r in records], False)
+                  for name, records in runs if is_iterative(records)]
+        if any(y is not None for *_, ys, _ in series for y in ys):
+            panels.append((title, series, y_range))
+    runs = [(name, records) for name, records in runs if not is_iterative(records)]
     for key, title, y_range in MEASURES:
         series = []
         for name, records in runs:

@@ -101,6 +101,10 @@ class IterativeMethod(Method):
     def final_metrics(self, model, data, s):
         return measures.final_metrics(Editor(model, data.attribute_names), data, s)
 
+    def progress_measure(self, s, data):
+        judge = measures.ProgressJudge(s, data)
+        return lambda model: judge(Editor(model, data.attribute_names))
+
     def summarize(self, metrics):
         return measures.summary_lines(metrics)
 
