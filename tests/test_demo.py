@@ -43,7 +43,7 @@ def bundle_dir(tmp_path_factory):
     for g in (trained.model.g0, trained.model.g1):
         last = [layer for layer in g.layers if layer.weights][-1]
         last.set_weights([w * 30.0 for w in last.get_weights()])
-    building.save_generators(trained.model, str(bundle / "glasses" / pretrained.WEIGHTS))
+    building.save_networks((trained.model.g0, trained.model.g1), str(bundle / "glasses" / pretrained.WEIGHTS))
     return bundle
 
 

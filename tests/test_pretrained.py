@@ -60,7 +60,7 @@ def test_bundle_holds_the_files_and_a_registry_entry(bundle_dir):
     lines = curves.stdout.splitlines()
     assert lines[0] == "glasses:" and lines[2].split()[:3] == ["6", "0.01", "0.250"], lines
     missing = cli(bundle_dir, "progress", "--pretrained", "sunglasses")
-    assert missing.returncode == 2 and "no bundled editor for 'sunglasses'" in missing.stderr
+    assert missing.returncode == 2 and "nothing bundled is called 'sunglasses' (editors: glasses" in missing.stderr
     assert cli(bundle_dir, "progress").returncode == 2
 
 
@@ -135,3 +135,61 @@ def test_export_pretrained_writes_a_serving_savedmodel_of_the_bundled_editor(bun
     refused = cli(bundle_dir, "export", "--pretrained", "glasses", "--formats", "saved_model,tflite", "--out",
                   str(tmp_path / "e2"))
     assert refused.returncode == 2 and "TFLite models ship beside it" in refused.stderr
+
+
+# -- an iterative GAN in the same bundle ---------------------------------------------------------
+@pytest.fixture(scope="module")
+def iterative_bundle(bundle_dir):
+    """A tiny synthetic iterative GAN (32 px, a few steps), bundled beside the editor as "faces"."""
+    rd = bundle_dir.parent / "iterative_run"
+    proc = run(*TINY, "--method=iterative", "--z_dim=8", "--steps=4", "--baseline_steps=0", f"--run_dir={rd}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    entry = building.bundle(str(rd), "faces", recipe="tiny_iterative", directory=str(bundle_dir), variants=("float16",),
+                            report_images=4, say=lambda m: None)
+    return bundle_dir, rd, entry
+
+
+def test_an_iterative_gan_is_bundled_beside_the_editors_with_all_its_networks(iterative_bundle):
+    from tfface.data import synthetic
+
+    d, rd, entry = iterative_bundle
+    assert [e["name"] for e in pretrained.entries(str(d))] == ["glasses"]  # tfface edit's editors are unchanged
+    (it,) = pretrained.iterative_entries(str(d))
+    assert it == entry and it["attributes"] == list(synthetic.ATTRIBUTES) and it["z_dim"] == 8 and it["steps"] == 4
+    assert sorted(os.listdir(d / "faces")) == ["float16.tflite", "networks.weights.npz", "settings.json"]
+    # Encoding (D, C) and drawing (G) come back from the float16 weights as the run has them.
+    from tfface.methods import load_run
+
+    x = synthetic.render(np.arange(3), synthetic.sample_attributes(np.arange(3)), 32)
+    bundled, original = building.load(it, str(d)).editor(), load_run(str(rd), say=lambda m: None).editor()
+    assert np.max(np.abs(bundled.recognize(x) - original.recognize(x))) < 0.02
+    diff = np.abs(bundled.transform(x, {"Smiling": 1}).astype(int) - original.transform(x, {"Smiling": 1}))
+    assert np.mean(diff) < 2 and bundled.attribute_names == synthetic.ATTRIBUTES
+    listing = cli(d, "pretrained").stdout.splitlines()
+    assert listing[0].split()[:2] == ["glasses", "Eyeglasses"]
+    assert listing[1].startswith("faces") and "iterative GAN" in listing[1] and "8 attributes: Eyeglasses" in listing[1]
+
+
+def test_iterative_commands_take_a_bundled_gan(iterative_bundle, tmp_path):
+    from tfface.data import synthetic
+
+    d, _, _ = iterative_bundle
+    face = tmp_path / "face.png"
+    Image.fromarray(synthetic.render([7], synthetic.sample_attributes([7]), 64)[0]).save(face)
+    grid = tmp_path / "grid.png"
+    proc = cli(d, "iterative", "transform", "--pretrained", "faces", str(face), "--aligned", "--set", "Smiling=1",
+               "--output", str(grid))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert Image.open(grid).size[0] >= 64
+    recognized = cli(d, "iterative", "recognize", "--pretrained", "FACES", str(face))
+    assert recognized.returncode == 0 and recognized.stdout.startswith(str(face))
+    for args, message in ((["--pretrained", "gan"], "no bundled iterative GAN 'gan' (bundled: faces)"),
+                          ([], "give one of --run_dir (an iterative run) or --pretrained NAME"),
+                          (["--pretrained", "glasses"], "no bundled iterative GAN 'glasses'")):
+        bad = cli(d, "iterative", "recognize", *args, str(face))
+        assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr
+    # Its TF Serving SavedModel, as for an editor.
+    out = cli(d, "export", "--pretrained", "faces", "--out", str(tmp_path / "export"))
+    assert out.returncode == 0, out.stderr[-2000:]
+    meta = json.loads((tmp_path / "export" / "faces" / "1" / "assets.extra" / "tfface.json").read_text())
+    assert meta["attribute_names"] == list(synthetic.ATTRIBUTES)

@@ -140,9 +140,9 @@ def cmd_export(args):
         target = export_run(args.run_dir, args.out, args.formats or list(FORMATS), args.version, args.overwrite, args.model_name,
                             args.tflite_variants, args.report_images, say=say)
     else:
-        entry = pretrained.find(args.pretrained)
+        entry = pretrained.find_any(args.pretrained)
         if args.formats is not None and "tflite" in args.formats:
-            raise UsageError(f"a bundled editor's TFLite models ship beside it, in "
+            raise UsageError(f"a bundled model's TFLite models ship beside it, in "
                              f"{os.path.join(pretrained.root(), entry['name'])}; export --formats=saved_model")
         target = export_trained(building.load(entry), args.out, ("saved_model",), args.version, args.overwrite,
                                 args.model_name or entry["name"], args.tflite_variants, args.report_images, say=say)
@@ -159,7 +159,7 @@ def cmd_demo(args):
 
 def cmd_pretrained(args):
     rows = pretrained.entries()
-    if not rows:
+    if not rows and not pretrained.iterative_entries():
         print(f"no bundled editors in {pretrained.root()}")
     for e in rows:
         val = e.get("val") or {}
@@ -172,6 +172,14 @@ def cmd_pretrained(args):
                 scores.append(f"{d}: " + " ".join(shown))
         print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  "
               + "  ".join(scores))
+    for e in pretrained.iterative_entries():
+        val = e.get("val") or {}
+        shown = [f"{label} {val[key]:.3f}" for key, label in (
+            ("hamming_loss", "Hamming"), ("reconstruction_psnr", "rebuild PSNR"),
+            ("reconstruction_identity_median", "rebuild identity"), ("mean_flip_rate", "mean flip"))
+            if val.get(key) is not None]
+        print(f"{e['name']:<22} {'iterative GAN':<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  "
+              f"{len(e['attributes'])} attributes: {', '.join(e['attributes'])}  " + "  ".join(shown))
 
 
 # -- edit -------------------------------------------------------------------------------------
@@ -264,7 +272,7 @@ def cmd_progress(args):
 
     if not args.run_dir and not args.pretrained:
         raise UsageError("give --run_dir RUN or --pretrained NAME (repeatable)")
-    bundled = [os.path.join(pretrained.root(), pretrained.find(name)["name"]) for name in args.pretrained or []]
+    bundled = [os.path.join(pretrained.root(), pretrained.find_any(name)["name"]) for name in args.pretrained or []]
     runs = progress.load((args.run_dir or []) + bundled)
     for name, records in runs:
         for line in progress.table_lines(name, records):
@@ -285,19 +293,31 @@ def _parse_sets(values):
     return out
 
 
-def _iterative_run(run_dir):
-    """A trained iterative run and its Editor (UsageError for another method's run)."""
+def _iterative_run(args):
+    """A trained iterative GAN, from ``--run_dir`` or ``--pretrained``, and its Editor (UsageError for another
+    method's run)."""
+    entry = pretrained.find_iterative(args.pretrained) if args.pretrained else None
     _tensorflow()
-    from tfface.methods import load_run
+    if entry is not None:
+        from tfface.pretrained import building
 
-    run = load_run(run_dir)
+        run = building.load(entry)
+    else:
+        from tfface.methods import load_run
+
+        run = load_run(args.run_dir)
     ed = run.editor()
     if not hasattr(ed, "transform"):
-        raise UsageError(f"{run_dir} holds a {run.settings.method} run, not an iterative one")
+        raise UsageError(f"{args.run_dir} holds a {run.settings.method} run, not an iterative one")
     return run, ed
 
 
 def cmd_iterative(args):
+    if (args.run_dir is None) == (args.pretrained is None):
+        raise UsageError("give one of --run_dir (an iterative run) or --pretrained NAME (a bundled iterative GAN: "
+                         f"{', '.join(e['name'] for e in pretrained.iterative_entries()) or 'none'})")
+    if args.pretrained:
+        pretrained.find_iterative(args.pretrained)  # an unknown name fails before any work
     changes = _parse_sets(getattr(args, "set", None))
     if args.action == "transform" and not args.aligned:
         if len(args.images) != 1 or args.output is None:
@@ -306,7 +326,7 @@ def cmd_iterative(args):
         _check_photo_output(args.images[0], args.output, args.overwrite, args.strength)
 
         def make_editor():
-            run, ed = _iterative_run(args.run_dir)
+            run, ed = _iterative_run(args)
             from tfface.editors import IterativeEditor
 
             return IterativeEditor(run.model, ed.attribute_names, changes)
@@ -315,7 +335,7 @@ def cmd_iterative(args):
         return
     from tfface.pictures import grid_image
 
-    run, ed = _iterative_run(args.run_dir)
+    run, ed = _iterative_run(args)
     if args.action == "generate":
         rows = [list(ed.generate(args.num, changes, seed=args.seed))]
     else:
@@ -366,7 +386,8 @@ def build_parser():
                                    "unless --overwrite.")
     p.add_argument("--run_dir", default=None, help="run directory written by tfface train")
     p.add_argument("--pretrained", default=None, metavar="NAME",
-                   help="a bundled editor instead of a run (see tfface pretrained); writes its SavedModel")
+                   help="a bundled editor or iterative GAN instead of a run (see tfface pretrained); writes its "
+                        "SavedModel")
     p.add_argument("--out", default="export", help=_help("export root", "export"))
     p.add_argument("--formats", type=_csv, default=None,
                    help=_help("saved_model, or saved_model,tflite", ",".join(FORMATS)))
@@ -442,7 +463,9 @@ def build_parser():
                                        "with some attributes set)"),
                          ("generate", "generate new faces with some attributes set")):
         a = actions.add_parser(action, help=text, description=text)
-        a.add_argument("--run_dir", required=True, help="run directory of an iterative run")
+        a.add_argument("--run_dir", default=None, help="run directory of an iterative run")
+        a.add_argument("--pretrained", default=None, metavar="NAME",
+                       help="a bundled iterative GAN instead of a run (see tfface pretrained)")
         if action != "generate":
             a.add_argument("images", nargs="+", help="image files (any common format)")
         if action in ("transform", "generate"):

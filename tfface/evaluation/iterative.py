@@ -223,7 +223,7 @@ class ProgressJudge:
 def evaluate(ctx, figures_dir):
     ed, names_all = ctx.editor, ctx.data.attribute_names
     idx, x, c = _test_set(ctx.data, ctx.images)
-    out = {"recognition": {"hamming_loss": hamming_loss(ed.recognize(x), c)}}
+    out = {"images": int(len(x)), "recognition": {"hamming_loss": hamming_loss(ed.recognize(x), c)}}
     trained = ctx.training_metrics().get("recognition", {})
     for k in ("cnn_baseline_hamming_loss", "majority_baseline_hamming_loss"):
         if k in trained:

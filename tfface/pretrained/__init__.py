@@ -1,8 +1,10 @@
-"""Bundled editors: residual editors trained by the recipes (tfface/recipes/), shipped inside the package.
+"""Bundled editors: residual editors and iterative GANs trained by the recipes (tfface/recipes/), shipped
+inside the package.
 
     tfface edit --input photo.jpg --output out.jpg --remove Eyeglasses --add Smiling --strength 0.8
     tfface export --pretrained eyeglasses --out export        # its TF Serving SavedModel
     tfface pretrained                                         # what is bundled, with its val scores
+    tfface iterative transform --pretrained NAME photo.jpg --set Smiling=1 --output out.jpg
 
 Layout: ``registry.json`` lists the editors; each has a directory ``<name>/`` with
 
@@ -10,8 +12,11 @@ Layout: ``registry.json`` lists the editors; each has a directory ``<name>/`` wi
 - ``generators.weights.npz``   G0 (adds the attribute) and G1 (removes it), float16,
 - ``float16.tflite``, ``int8.tflite``   for mobile (signatures ``add_tensor`` and ``remove_tensor``).
 
-Registry entries: name, attribute, image size, recipe, training steps and seconds on this project's
-2-core CPU, and the val-split measures of ``tfface evaluate``.  The editors are trained on CelebA, whose
+An iterative GAN (the registry's ``"iterative"`` list) has ``networks.weights.npz`` instead: G, D and C, float16
+(D and C encode a face, G rebuilds it), and TFLite signatures ``transform_tensor`` and ``recognize_tensor``.
+
+Registry entries: name, attribute (an iterative GAN: its attributes), image size, recipe, training steps and
+seconds on this project's 2-core CPU, and the val-split measures of ``tfface evaluate``.  The editors are trained on CelebA, whose
 licence allows non-commercial research use only: see LICENSE.md here.  ``TFFACE_PRETRAINED=DIR`` points
 at another directory of the same layout (your own bundle).
 
@@ -29,22 +34,45 @@ from tfface.errors import DataError, UsageError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REGISTRY, SETTINGS, WEIGHTS = "registry.json", "settings.json", "generators.weights.npz"
+NETWORK_WEIGHTS = "networks.weights.npz"  # an iterative GAN's G, D and C
+KINDS = ("editors", "iterative")  # the registry's lists: residual editors, iterative GANs
 
 
 def root():
     return os.environ.get("TFFACE_PRETRAINED") or HERE
 
 
-def entries(directory=None):
-    """The registry's entries (an empty list when nothing is bundled)."""
+def _registry(directory=None):
+    """{kind: [entries]} of the registry (empty lists when nothing is bundled)."""
     path = os.path.join(directory or root(), REGISTRY)
     if not os.path.isfile(path):
-        return []
+        return {kind: [] for kind in KINDS}
     try:
         with open(path) as f:
-            return list(json.load(f)["editors"])
+            raw = json.load(f)
+        return {"editors": list(raw["editors"]), "iterative": list(raw.get("iterative", []))}
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataError(f"{path} is not a registry of editors: {e}") from None
+
+
+def entries(directory=None):
+    """The residual editors' entries (an empty list when nothing is bundled)."""
+    return _registry(directory)["editors"]
+
+
+def iterative_entries(directory=None):
+    """The bundled iterative GANs' entries."""
+    return _registry(directory)["iterative"]
+
+
+def find_iterative(name, directory=None):
+    """A bundled iterative GAN's entry by name, case-insensitive; UsageError naming what is bundled."""
+    for e in iterative_entries(directory):
+        if e["name"].lower() == name.lower():
+            return e
+    bundled = ", ".join(e["name"] for e in iterative_entries(directory)) or "none"
+    raise UsageError(f"no bundled iterative GAN {name!r} (bundled: {bundled}); train one with "
+                     f"tfface train --recipe, or pass --run_dir")
 
 
 def describe(directory=None):
@@ -60,11 +88,33 @@ def find(attribute, directory=None):
                      f"train one with tfface train --recipe, or pass --model")
 
 
+def find_any(name, directory=None):
+    """A bundled editor (by name or attribute) or iterative GAN (by name); UsageError naming both kinds."""
+    for e in iterative_entries(directory):
+        if e["name"].lower() == name.lower():
+            return e
+    try:
+        return find(name, directory)
+    except UsageError:
+        pass
+    iterative = ", ".join(e["name"] for e in iterative_entries(directory))
+    raise UsageError(f"nothing bundled is called {name!r} (editors: {describe(directory)}"
+                     + (f"; iterative GANs: {iterative}" if iterative else "") + ")")
+
+
 def add_entry(entry, directory=None):
-    """Add (or replace, by name) one registry entry."""
+    """Add (or replace, by name) one registry entry: an iterative GAN's (``method`` "iterative") or an editor's."""
     directory = directory or root()
-    kept = [e for e in entries(directory) if e["name"] != entry["name"]]
-    files.write_json(os.path.join(directory, REGISTRY), {"editors": sorted(kept + [entry], key=lambda e: e["name"])})
+    registry = _registry(directory)
+    kind = "iterative" if entry.get("method") == "iterative" else "editors"
+    other = KINDS[1 - KINDS.index(kind)]
+    if any(e["name"] == entry["name"] for e in registry[other]):
+        raise UsageError(f"the bundle in {directory} already has an entry {entry['name']!r} in its {other!r} list")
+    kept = [e for e in registry[kind] if e["name"] != entry["name"]]
+    registry[kind] = sorted(kept + [entry], key=lambda e: e["name"])
+    if not registry["iterative"]:
+        del registry["iterative"]
+    files.write_json(os.path.join(directory, REGISTRY), registry)
 
 
 def tflite_file(entry, variant="float16", directory=None):

@@ -12,27 +12,36 @@ import numpy as np
 
 from tfface import files, recipes
 from tfface.editors import KerasEditor
-from tfface.errors import UsageError
 from tfface.export.exporter import export_trained, tree_size
 from tfface.inference import DIRECTIONS
 from tfface.methods import TrainedRun, get, load_run
-from tfface.pretrained import SETTINGS, WEIGHTS, add_entry, root
+from tfface.pretrained import NETWORK_WEIGHTS, SETTINGS, WEIGHTS, add_entry, root
 from tfface.settings import Settings, SettingsError
 from tfface.training import distribution
 from tfface.training.run import RunDirectory
 
 
+def shipped_networks(model):
+    """(weights file, networks) a bundle keeps: a residual editor's G0 and G1 (its D is not shipped), an
+    iterative GAN's G, D and C (D and C encode, G draws)."""
+    if hasattr(model, "g0"):
+        return WEIGHTS, (model.g0, model.g1)
+    return NETWORK_WEIGHTS, (model.g, model.d, model.c)
+
+
 def load(entry, directory=None) -> TrainedRun:
-    """A bundled editor rebuilt as a trained run (its D is not shipped and stays untrained)."""
+    """A bundled editor or iterative GAN rebuilt as a trained run (a residual editor's D is not shipped and
+    stays untrained)."""
     d = os.path.join(directory or root(), entry["name"])
     settings = Settings.load(os.path.join(d, SETTINGS))
     method = get(settings.method)
     settings = method.resolve(settings)
     distribution.set_precision("float32")
     model = method.build_model(settings)
-    with np.load(os.path.join(d, WEIGHTS)) as z:
-        for g in (model.g0, model.g1):
-            g.set_weights([z[f"{g.name}/{i}"].astype(np.float32) for i in range(len(g.weights))])
+    weights, networks = shipped_networks(model)
+    with np.load(os.path.join(d, weights)) as z:
+        for net in networks:
+            net.set_weights([z[f"{net.name}/{i}"].astype(np.float32) for i in range(len(net.weights))])
     return TrainedRun(d, settings, method, model, int(entry.get("steps", 0)))
 
 
@@ -43,10 +52,10 @@ def keras_editors(entry, directory=None):
     return {"add": KerasEditor(run.model.g0, size), "remove": KerasEditor(run.model.g1, size)}
 
 
-def save_generators(model, path):
-    """G0's and G1's weights as float16 (half the size; the bundle script reports the edit's change)."""
-    arrays = {f"{g.name}/{i}": np.asarray(w, np.float32).astype(np.float16) for g in (model.g0, model.g1)
-              for i, w in enumerate(g.get_weights())}
+def save_networks(networks, path):
+    """The networks' weights as float16 (half the size; :func:`bundle` reports what that changes)."""
+    arrays = {f"{net.name}/{i}": np.asarray(w, np.float32).astype(np.float16) for net in networks
+              for i, w in enumerate(net.get_weights())}
     with files.replacing(path) as tmp:
         with open(tmp, "wb") as f:
             np.savez_compressed(f, **arrays)
@@ -56,20 +65,19 @@ TFLITE_VARIANTS = ("float16", "int8")
 
 
 def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print):
-    """Add a trained residual run to a bundle directory as editor ``name``: its settings, float16 generators,
-    TFLite variants, its judged progress (progress.jsonl, when trained with --judge_every) and a registry entry
-    with the run's training time and its evaluation's val scores (``<run_dir>/eval/metrics.json``, from
-    ``tfface evaluate``).  Returns the entry."""
+    """Add a trained run to a bundle directory as ``name``: its settings, float16 networks
+    (:func:`shipped_networks`), TFLite variants, its judged progress (progress.jsonl, when trained with
+    --judge_every) and a registry entry with the run's training time and its evaluation's val scores
+    (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  Returns the entry."""
     directory = directory or root()
     run = load_run(run_dir, say=say)
-    if set(run.method.tflite_outputs) != {"add_tensor", "remove_tensor"}:
-        raise UsageError(f"{run_dir} holds a {run.settings.method} run; bundled editors add and remove one attribute "
-                         f"(residual runs)")
+    iterative = run.settings.method == "iterative"
     rd = RunDirectory(run_dir)
     target = os.path.join(directory, name)
+    weights, networks = shipped_networks(run.model)
     with files.building_directory(target, overwrite=True) as tmp:
         files.write_text(os.path.join(tmp, SETTINGS), run.settings.to_json() + "\n")
-        save_generators(run.model, os.path.join(tmp, WEIGHTS))
+        save_networks(networks, os.path.join(tmp, weights))
         with tempfile.TemporaryDirectory() as work:
             exported = export_trained(run, work, ("saved_model", "tflite"), 1, model_name=name, variants=variants,
                                       report_images=report_images, say=say)
@@ -77,19 +85,30 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
                 shutil.copy(os.path.join(exported, "assets.extra", "tflite", f"{v}.tflite"), os.path.join(tmp, f"{v}.tflite"))
         if os.path.isfile(rd.progress_path):  # how it learnt: `tfface progress --pretrained NAME` redraws the curves
             shutil.copy(rd.progress_path, os.path.join(tmp, os.path.basename(rd.progress_path)))
-    entry = {"name": name, "attribute": run.settings.attribute, "method": "residual",
-             "image_size": run.settings.image_size, "width": run.settings.width, "recipe": recipe, "steps": run.step,
+    entry = {"name": name, "method": run.settings.method, "image_size": run.settings.image_size,
+             "width": run.settings.width, "recipe": recipe, "steps": run.step,
              "train_seconds": _clock_seconds(rd, run.step), "data": _portable_data(run.settings.data, recipe),
-             "files": sorted(os.listdir(target)), "val": _val_scores(rd)}
+             "files": sorted(os.listdir(target))}
+    if iterative:
+        entry.update(attributes=list(run.editor().attribute_names), z_dim=run.settings.z_dim,
+                     val=_iterative_val_scores(rd))
+    else:
+        entry.update(attribute=run.settings.attribute, val=_val_scores(rd))
     add_entry(entry, directory)
-    # The float16 weights edit as the float32 ones do, to this much (shown on each bundle).
+    # The float16 weights work as the float32 ones do, to this much (shown on each bundle).
     reloaded = load(entry, directory)
     probe = np.random.default_rng(0).uniform(-1, 1, (4, run.settings.image_size, run.settings.image_size, 3))
     probe = probe.astype(np.float32)
-    err = max(float(np.max(np.abs(np.asarray(a(probe)) - np.asarray(b(probe)))))
-              for a, b in ((run.model.g0, reloaded.model.g0), (run.model.g1, reloaded.model.g1)))
-    say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
-        f"{err:.4f} (in [-1, 1])")
+    if iterative:
+        probe_uint8 = np.round((probe + 1) * 127.5).astype(np.uint8)
+        pairs = ((lambda r: r.editor().reconstruct(probe_uint8).astype(np.float32) / 127.5, "reconstructions"),)
+    else:
+        pairs = ((lambda r: np.concatenate([np.asarray(r.model.g0(probe)), np.asarray(r.model.g1(probe))]),
+                  "outputs"),)
+    for fn, what in pairs:
+        err = float(np.max(np.abs(fn(run) - fn(reloaded))))
+        say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change {what} by at "
+            f"most {err:.4f} (in [-1, 1])")
     return entry
 
 
@@ -108,6 +127,26 @@ def _portable_data(data, recipe):
 def _clock_seconds(rd, step):
     seconds = rd.training_seconds_at(step)
     return round(seconds, 1) if seconds else None
+
+
+def _iterative_val_scores(rd):
+    """Recognition, reconstruction and transformation measures of the run's last evaluation (None when it
+    was not evaluated)."""
+    path = os.path.join(rd.path, "eval", "metrics.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        m = json.load(f)
+    rec, rc = m.get("recognition") or {}, m.get("reconstruction") or {}
+    judge = m.get("judge", {}).get("dir")
+    return {"evaluated_step": m.get("step"), "judge": judge and os.path.basename(os.path.normpath(judge)),
+            "images": m.get("images"), "hamming_loss": rec.get("hamming_loss"),
+            "cnn_baseline_hamming_loss": rec.get("cnn_baseline_hamming_loss"),
+            "reconstruction_psnr": rc.get("psnr"),
+            "reconstruction_identity_median": (rc.get("identity") or {}).get("median_distance"),
+            "z_r2": (m.get("latent") or {}).get("z_r2"), "mean_flip_rate": m.get("mean_classifier_flip_rate"),
+            "flip_rate": {n: ((t.get("classifier_flip_rate") or {}).get("rate"))
+                          for n, t in (m.get("transformation") or {}).items()}}
 
 
 def _val_scores(rd):
