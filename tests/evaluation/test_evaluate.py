@@ -101,6 +101,7 @@ def test_iterative_report(tmp_path, classifier_dir):
     rates = [t[n]["classifier_flip_rate"]["rate"] for n in synthetic.ATTRIBUTES]
     assert all(t[n]["classifier_flip_rate"]["n"] == 16 for n in synthetic.ATTRIBUTES)
     assert r["mean_classifier_flip_rate"] == pytest.approx(np.mean(rates))
+    assert 0 <= r["mean_classifier_flip_rate_rebuilt"] <= 1
     assert "Mean judged flip rate over the attributes" in (rd / "eval" / "report.md").read_text()
     assert "## Recognition" in (rd / "eval" / "report.md").read_text()
 

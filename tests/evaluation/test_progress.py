@@ -40,8 +40,9 @@ def test_progress_of_an_iterative_run_has_its_own_columns_and_panels(tmp_path, c
     out = tmp_path / "chart.png"
     assert main(["progress", "--run_dir", str(tmp_path / "it"), "--run_dir", str(tmp_path / "res"), "--out", str(out)]) == 0
     text = capsys.readouterr().out.splitlines()
-    assert text[0] == "it:" and text[1].split()[2:] == ["Hamming", "rebuild", "PSNR", "identity", "mean", "flip", "z", "R2"]
-    assert text[2].split() == ["1000", "1.00", "0.100", "19.500", "–", "0.600", "0.400"]
+    assert text[0] == "it:" and text[1].split()[2:] == ["Hamming", "rebuild", "PSNR", "identity", "mean", "flip",
+                                                         "unedited", "z", "R2"]
+    assert text[2].split() == ["1000", "1.00", "0.100", "19.500", "–", "0.600", "–", "0.400"]
     assert text[4] == "res:"
     # Iterative: mean flip and Hamming (no identity measured); residual: flip, identity, region.
     assert np.asarray(Image.open(out)).shape[1] == 5 * 420

@@ -114,6 +114,7 @@ def test_a_celeba_run_learns_only_the_labels_it_is_given(tmp_path):
     for r in records:
         assert set(r["flip_rate"]) == {"Smiling", "Eyeglasses"}
         assert r["mean_flip_rate"] == pytest.approx(np.mean(list(r["flip_rate"].values())))
+        assert 0 <= r["mean_flip_rate_rebuilt"] <= 1  # the judge on the unchanged reconstructions
         assert 0 <= r["hamming_loss"] <= 1 and r["reconstruction_psnr"] > 0 and r["z_r2"] <= 1
     m = json.loads((rd / "metrics.json").read_text())
     assert m["attribute_names"] == ["Smiling", "Eyeglasses"]

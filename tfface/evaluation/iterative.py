@@ -183,7 +183,8 @@ class ProgressJudge:
     recognition: C's Hamming loss; reconstruction: PSNR and the median dlib identity distance of the first
     ``identity_pairs`` (None without the ``faces`` extra); transformation: per learnt attribute the shipped
     judge's flip rate when it is set to the opposite of its true value on every image, and their mean
-    (None without a judge for the data and size); latent code: :func:`z_recovery` on 256 codes.
+    (None without a judge for the data and size), beside the mean of the same rates on the unchanged
+    reconstructions (what the flip rate is without an edit); latent code: :func:`z_recovery` on 256 codes.
     """
 
     def __init__(self, settings, data, identity_pairs=PROGRESS_IDENTITY_PAIRS):
@@ -210,12 +211,18 @@ class ProgressJudge:
                 out["identity_median"] = float(np.median(face_measures.identity_distances(x[:n], rebuilt[:n])))
             except RuntimeError:  # no dlib: the faces extra is not installed
                 pass
+        unchanged = []
+        if self.columns:
+            p_rebuilt = judge_lib.predict(self.judge, rebuilt)
         for name, col in self.columns.items():
             k = self.names.index(name)
             p = judge_lib.predict(self.judge, editor.transform(x, {name: 1 - c[:, k]}))[:, col]
             out["flip_rate"][name] = float(np.mean((p >= 0.5) == (c[:, k] < 0.5)))
+            unchanged.append(float(np.mean((p_rebuilt[:, col] >= 0.5) == (c[:, k] < 0.5))))
         if out["flip_rate"]:
             out["mean_flip_rate"] = float(np.mean(list(out["flip_rate"].values())))
+            # The same judge on the plain reconstructions: how often it reads the opposite value with nothing set.
+            out["mean_flip_rate_rebuilt"] = float(np.mean(unchanged))
         return out
 
 
@@ -255,6 +262,13 @@ def evaluate(ctx, figures_dir):
         out["transformation"][name] = entry
     judged = [e["classifier_flip_rate"]["rate"] for e in out["transformation"].values() if e["classifier_flip_rate"]]
     out["mean_classifier_flip_rate"] = float(np.mean(judged)) if judged else None
+
+    def unchanged_rate(k, name):  # the judge reading the opposite value on the plain reconstruction
+        return float(np.mean((ctx.probability_of(rebuilt, name) >= 0.5) == (c[:, k] < 0.5)))
+
+    unchanged = [ctx.optional(f"classifier_{name}", lambda k=k, name=name: unchanged_rate(k, name))
+                 for k, name in enumerate(names_all) if out["transformation"][name]["classifier_flip_rate"]]
+    out["mean_classifier_flip_rate_rebuilt"] = float(np.mean(unchanged)) if unchanged else None
     files.save_image(grid_image([list(r) for r in zip(*rows)]), os.path.join(figures_dir, "transform_grid.png"))
     out["figures"] = {"transform_grid": "transform_grid.png"}
     out["figure_columns"] = ["input", "rebuilt"] + [f"flip {n}" for n in names]
@@ -283,6 +297,7 @@ def report_sections(r):
                      f"{fmt((t.get('identity') or {}).get('median_distance'), 3)} | {fmt(gt.get('psnr_in_mask'))} |")
     if r.get("mean_classifier_flip_rate") is not None:
         lines += ["", f"Mean judged flip rate over the attributes: {fmt(r['mean_classifier_flip_rate'], 3)} "
-                  "(each attribute set to the opposite of its true value on every test face)."]
+                  "(each attribute set to the opposite of its true value on every test face); on the unchanged "
+                  f"reconstructions: {fmt(r.get('mean_classifier_flip_rate_rebuilt'), 3)}."]
     lines += ["", f"Columns: {' | '.join(r['figure_columns'])}", "", f"![transformations]({r['figures']['transform_grid']})", ""]
     return lines

@@ -38,7 +38,8 @@ COLUMNS = (("flip", "flip_rate", 11), ("identity", "identity_median", 15), ("reg
 
 
 ITERATIVE_COLUMNS = (("Hamming", "hamming_loss", 8), ("rebuild PSNR", "reconstruction_psnr", 12),
-                     ("identity", "identity_median", 9), ("mean flip", "mean_flip_rate", 10), ("z R2", "z_r2", 6))
+                     ("identity", "identity_median", 9), ("mean flip", "mean_flip_rate", 10),
+                     ("unedited", "mean_flip_rate_rebuilt", 9), ("z R2", "z_r2", 6))
 ITERATIVE_MEASURES = (("mean_flip_rate", "judged flip rate of transformations (mean)", (0.0, 1.0)),
                       ("identity_median", "reconstruction identity distance (median)", None),
                       ("hamming_loss", "C's Hamming loss", None))

@@ -145,6 +145,7 @@ def _iterative_val_scores(rd):
             "reconstruction_psnr": rc.get("psnr"),
             "reconstruction_identity_median": (rc.get("identity") or {}).get("median_distance"),
             "z_r2": (m.get("latent") or {}).get("z_r2"), "mean_flip_rate": m.get("mean_classifier_flip_rate"),
+            "mean_flip_rate_unedited": m.get("mean_classifier_flip_rate_rebuilt"),
             "flip_rate": {n: ((t.get("classifier_flip_rate") or {}).get("rate"))
                           for n, t in (m.get("transformation") or {}).items()}}
 
