@@ -244,11 +244,12 @@ def evaluate(ctx, figures_dir):
     out["transformation"] = {}
     rows = [list(x[:6]), list(rebuilt[:6])]
     # Every learnt attribute is flipped and judged; the figure's few also get identity and ground truth.
+    figure_columns = {}
     for k, name in enumerate(names_all):
         moved = ed.transform(x, {name: 1 - c[:, k]})
         entry = {}
         if name in names:
-            rows.append(list(moved[:6]))
+            figure_columns[name] = list(moved[:6])
             entry["identity"] = ctx.optional(f"identity_{name}", lambda m=moved: ctx.identity(x, m))
 
         def flip(m=moved, k=k, name=name):
@@ -269,6 +270,7 @@ def evaluate(ctx, figures_dir):
     unchanged = [ctx.optional(f"classifier_{name}", lambda k=k, name=name: unchanged_rate(k, name))
                  for k, name in enumerate(names_all) if out["transformation"][name]["classifier_flip_rate"]]
     out["mean_classifier_flip_rate_rebuilt"] = float(np.mean(unchanged)) if unchanged else None
+    rows += [figure_columns[name] for name in names]
     files.save_image(grid_image([list(r) for r in zip(*rows)]), os.path.join(figures_dir, "transform_grid.png"))
     out["figures"] = {"transform_grid": "transform_grid.png"}
     out["figure_columns"] = ["input", "rebuilt"] + [f"flip {n}" for n in names]
