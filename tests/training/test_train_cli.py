@@ -195,10 +195,3 @@ def test_judge_every_records_quality_against_training_time_across_a_resume(tmp_p
             assert e["images"] == 6 and 0 <= e["flip_rate"] <= 1 and e["mean_abs_residual"] >= 0
             assert e["identity_median"] is not None and e["identity_median"] >= 0
             assert 0 <= e["d_target"] <= 1 and 0 <= e["d_generated"] <= 1 and 0 <= e["d_real_recall"] <= 1
-
-
-def test_judge_every_is_refused_for_the_iterative_method_before_anything_is_written(tmp_path):
-    proc = run(*TINY, "--method=iterative", "--steps=2", "--judge_every=1", f"--run_dir={tmp_path}/r")
-    assert proc.returncode == 2, proc.stderr[-2000:]
-    assert "--judge_every is not available for --method=iterative" in error_lines(proc.stderr)[0]
-    assert not os.path.exists(tmp_path / "r" / "settings.json")

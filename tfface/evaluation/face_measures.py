@@ -69,6 +69,18 @@ def identity_distances(inputs, outputs):
     return np.linalg.norm(a - b, axis=1)
 
 
+def median_identity_distance(inputs, outputs, n):
+    """The median :func:`identity_distances` of the first ``n`` pairs, or None when there are none or dlib is
+    missing (the ``faces`` extra is not installed): for measures taken while training."""
+    n = min(int(n), len(inputs))
+    if not n:
+        return None
+    try:
+        return float(np.median(identity_distances(inputs[:n], outputs[:n])))
+    except RuntimeError:
+        return None
+
+
 def identity_summary(distances):
     d = np.asarray(distances, np.float64)
     same = statistics.rate(d < IDENTITY_THRESHOLD)

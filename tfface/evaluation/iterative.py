@@ -203,14 +203,8 @@ class ProgressJudge:
         rebuilt = editor.reconstruct(x)
         out = {"hamming_loss": hamming_loss(editor.recognize(x), c),
                "reconstruction_psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
-               "identity_median": None, "flip_rate": {}, "mean_flip_rate": None,
-               "z_r2": z_recovery(editor, c, n=PROGRESS_Z_CODES)}
-        n = min(self.identity_pairs, len(x))
-        if n:
-            try:
-                out["identity_median"] = float(np.median(face_measures.identity_distances(x[:n], rebuilt[:n])))
-            except RuntimeError:  # no dlib: the faces extra is not installed
-                pass
+               "identity_median": face_measures.median_identity_distance(x, rebuilt, self.identity_pairs),
+               "flip_rate": {}, "mean_flip_rate": None, "z_r2": z_recovery(editor, c, n=PROGRESS_Z_CODES)}
         unchanged = []
         if self.columns:
             p_rebuilt = judge_lib.predict(self.judge, rebuilt)

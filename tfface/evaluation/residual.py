@@ -393,11 +393,6 @@ class ProgressJudge:
                 p = judge_lib.predict(self.judge, y)[:, self.k]
                 entry["flip_rate"] = float(np.mean(p >= 0.5 if direction == "add" else p < 0.5))
             entry.update(discriminator_view(editor.model, y, target=1 if direction == "add" else 0, inputs=x))
-            n = min(self.identity_pairs, len(x))
-            if n:
-                try:
-                    entry["identity_median"] = float(np.median(face_measures.identity_distances(x[:n], y[:n])))
-                except RuntimeError:  # no dlib: the faces extra is not installed
-                    pass
+            entry["identity_median"] = face_measures.median_identity_distance(x, y, self.identity_pairs)
             out[direction] = entry
         return out

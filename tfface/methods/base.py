@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import os
 
-from tfface.settings import Settings, SettingsError
+from tfface.settings import Settings
 from tfface.training import distribution
 
 GIB = 1 << 30
@@ -129,7 +129,7 @@ class Method:
 
     def progress_measure(self, settings: Settings, data):
         """``measure(model) -> dict`` of the edits' quality on held-out data, for ``--judge_every``."""
-        raise SettingsError(f"--judge_every is not available for --method={self.name} yet")
+        raise NotImplementedError
 
     # -- export ------------------------------------------------------------------------------
     def export_archive(self, model, settings: Settings):

@@ -160,7 +160,7 @@ def _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, da
             return run.read_metrics()
         return _finish(run, method, model, data, settings, start, 0.0, say)
 
-    # Made before anything is written: a method without it refuses --judge_every here.
+    # Made before anything is written (it loads the judge).
     measure = method.progress_measure(settings, data) if settings.judge_every and worker.chief else None
     if worker.chief:
         run.save_settings(settings)
