@@ -14,6 +14,7 @@ import json
 import typing
 from dataclasses import dataclass, field
 
+from tfface.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
 from tfface.data.spec import DataSpec, parse_data_flag
 from tfface.errors import UsageError
 
@@ -202,12 +203,12 @@ class Settings:
                  f"--batch_size ({self.batch_size}) must be divisible by --replicas ({self.replicas}) under --strategy=mirrored")
         self.data_spec  # noqa: B018  (parses --data, or raises)
         if self.labels:
-            from tfface.data.celeba import ATTRIBUTES  # no TensorFlow there
             names = self.label_names
             need(self.data_spec.kind == "celeba", f"--labels selects CelebA attributes; --data={self.data} has "
                  "a fixed label set")
-            unknown = [n for n in names if n not in ATTRIBUTES]
-            need(not unknown, f"--labels: unknown CelebA attribute(s) {', '.join(unknown)}; valid: {', '.join(ATTRIBUTES)}")
+            unknown = [n for n in names if n not in CELEBA_ATTRIBUTES]
+            need(not unknown, f"--labels: unknown CelebA attribute(s) {', '.join(unknown)}; "
+                 f"valid: {', '.join(CELEBA_ATTRIBUTES)}")
             need(len(set(names)) == len(names), f"--labels names an attribute twice: {self.labels}")
         return self
 

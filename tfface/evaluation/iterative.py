@@ -17,7 +17,7 @@ from tfface import files
 from tfface.data.pipeline import to_float
 from tfface.evaluation import face_measures, metrics, statistics
 from tfface.evaluation import judge as judge_lib
-from tfface.evaluation.report import fmt
+from tfface.evaluation.report import fmt, provenance
 from tfface.inference import batched
 from tfface.losses import iterative as L
 from tfface.models import iterative as nets
@@ -169,6 +169,22 @@ def summary_lines(m):
         yield f"latent code: C recovers z with R^2 {m['latent']['z_r2']:.3f} (0 = the constant guess)"
     if "transformation" in m:
         yield f"transformation: mean accuracy vs counterfactual {m['transformation']['mean_accuracy']:.3f}"
+
+
+def registry_scores(m):
+    """A bundled iterative GAN's val scores from its evaluation ``m`` (None when it was not evaluated):
+    recognition, reconstruction, z recovery and the judged flip rates of its transformations."""
+    if m is None:
+        return None
+    rec, rc = m.get("recognition") or {}, m.get("reconstruction") or {}
+    return {**provenance(m), "images": m.get("images"), "hamming_loss": rec.get("hamming_loss"),
+            "cnn_baseline_hamming_loss": rec.get("cnn_baseline_hamming_loss"),
+            "reconstruction_psnr": rc.get("psnr"),
+            "reconstruction_identity_median": (rc.get("identity") or {}).get("median_distance"),
+            "z_r2": (m.get("latent") or {}).get("z_r2"), "mean_flip_rate": m.get("mean_classifier_flip_rate"),
+            "mean_flip_rate_unedited": m.get("mean_classifier_flip_rate_rebuilt"),
+            "flip_rate": {n: (t.get("classifier_flip_rate") or {}).get("rate")
+                          for n, t in (m.get("transformation") or {}).items()}}
 
 
 # -- measures along training (--judge_every) -----------------------------------------------

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 def fmt(v, digits=2):
     """A number for a table cell ("–" when it was not measured)."""
@@ -16,3 +18,9 @@ def report(result, sections):
     if result.get("skipped"):
         lines += ["## Not measured", ""] + [f"- {k}: {v}" for k, v in result["skipped"].items()] + [""]
     return "\n".join(lines)
+
+
+def provenance(result):
+    """{"evaluated_step", "judge"} of an evaluation ``result``: the step it measured and the judge's name."""
+    judge = (result.get("judge") or {}).get("dir")
+    return {"evaluated_step": result.get("step"), "judge": judge and os.path.basename(os.path.normpath(judge))}

@@ -29,7 +29,7 @@ from tfface.data.collections import SyntheticCollection
 from tfface.data.pipeline import to_float
 from tfface.evaluation import face_measures, metrics, regions, statistics
 from tfface.evaluation import judge as judge_lib
-from tfface.evaluation.report import fmt
+from tfface.evaluation.report import fmt, provenance
 from tfface.inference import DIRECTIONS, batched
 from tfface.losses.residual import GENERATED
 from tfface.pictures import grid_image, heat, residual_picture
@@ -345,6 +345,22 @@ def report_sections(r):
                   for a in r["ablation"]]
         lines.append("")
     return lines
+
+
+def registry_scores(m):
+    """A bundled editor's val scores from its evaluation ``m`` (None when it was not evaluated): per
+    direction the flip rate, identity median, Fréchet distance and the residual's share in the face region."""
+    if m is None:
+        return None
+    out = {"images": {}, **provenance(m)}
+    for d in DIRECTIONS:
+        e = m.get(d) or {}
+        out["images"][d] = e.get("images")
+        out[d] = {"flip_rate": (e.get("classifier") or {}).get("flip_rate", {}).get("rate"),
+                  "identity_median": (e.get("identity") or {}).get("median_distance"),
+                  "frechet": ((e.get("distribution") or {}).get("model") or {}).get("frechet"),
+                  "region_energy": (e.get("region") or {}).get("energy_share")}
+    return out
 
 
 # -- measures along training (--judge_every) -----------------------------------------------

@@ -23,6 +23,10 @@ export (tfface.export.exporter)
 ``export_metadata``       what assets.extra/tfface.json adds for this method
 ``tflite_outputs``        {tensor signature: (checked output, is it an image)}
 ``tflite_feeds``          inputs of each tensor signature for float images in [0, 1]
+bundling (tfface.pretrained.building)
+``bundled_networks``      (weights file, the networks a bundle keeps)
+``bundle_entry``          the registry fields: what it edits, its val scores from ``tfface evaluate``
+``bundle_probe``          float outputs of a run on images, to compare float16 weights with the run's
 evaluation (tfface.evaluation.evaluate)
 ``evaluate(ctx, dir)``    the measures of ``tfface evaluate``; ``report_sections``: markdown
 ``ablation_row(ctx)``     one row of the ``--compare`` table
@@ -139,6 +143,20 @@ class Method:
         return {}
 
     def tflite_feeds(self, images01, settings: Settings) -> dict:
+        raise NotImplementedError
+
+    # -- bundling ----------------------------------------------------------------------------
+    def bundled_networks(self, model) -> tuple:
+        """(weights file name, the networks a bundle keeps, float16)."""
+        raise NotImplementedError
+
+    def bundle_entry(self, settings: Settings, evaluation) -> dict:
+        """Registry fields of this method: what it edits and its val scores from ``evaluation`` (the run's
+        ``tfface evaluate`` metrics, None when it was not evaluated)."""
+        raise NotImplementedError
+
+    def bundle_probe(self, run, images):
+        """Float outputs of a trained run on float images in [-1, 1] [N, S, S, 3]."""
         raise NotImplementedError
 
     # -- evaluation --------------------------------------------------------------------------

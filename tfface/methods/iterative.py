@@ -19,6 +19,7 @@ from tfface.export import saved_model
 from tfface.inference import Editor
 from tfface.methods.base import Method
 from tfface.pictures import grid_image
+from tfface.pretrained import NETWORK_WEIGHTS
 from tfface.training.iterative_gan import IterativeGAN
 
 # Attributes flipped in the sample grid, where the data has them.
@@ -110,6 +111,18 @@ class IterativeMethod(Method):
 
     def export_archive(self, model, s):
         return saved_model.iterative_archive(model, s, self.attribute_names(s))
+
+    def bundled_networks(self, model):
+        return NETWORK_WEIGHTS, (model.g, model.d, model.c)  # D and C encode a face, G draws it
+
+    def bundle_entry(self, s, evaluation):
+        return {"attributes": list(self.attribute_names(s)), "z_dim": s.z_dim,
+                "val": measures.registry_scores(evaluation)}
+
+    def bundle_probe(self, run, images):
+        """Reconstructions, as the uint8 images users get, back in [-1, 1]."""
+        x = np.round((images + 1) * 127.5).astype(np.uint8)
+        return run.editor().reconstruct(x).astype(np.float32) / 127.5 - 1
 
     def export_metadata(self, s):
         return {"z_dim": s.z_dim}

@@ -17,6 +17,7 @@ from tfface.export import saved_model
 from tfface.inference import DIRECTIONS, ResidualEditor
 from tfface.methods.base import Method
 from tfface.pictures import grid_image, residual_picture
+from tfface.pretrained import WEIGHTS
 from tfface.training.residual_gan import ResidualGAN, default_alpha
 
 
@@ -76,6 +77,15 @@ class ResidualMethod(Method):
 
     def export_archive(self, model, s):
         return saved_model.residual_archive(model, s)
+
+    def bundled_networks(self, model):
+        return WEIGHTS, (model.g0, model.g1)  # D is not shipped
+
+    def bundle_entry(self, s, evaluation):
+        return {"attribute": s.attribute, "val": measures.registry_scores(evaluation)}
+
+    def bundle_probe(self, run, images):
+        return np.concatenate([np.asarray(run.model.g0(images)), np.asarray(run.model.g1(images))])
 
     def tflite_feeds(self, images01, s):
         feed = {"images": images01, "strength": np.ones([len(images01)], np.float32)}

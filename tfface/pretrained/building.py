@@ -13,20 +13,11 @@ import numpy as np
 from tfface import files, recipes
 from tfface.editors import KerasEditor
 from tfface.export.exporter import export_trained, tree_size
-from tfface.inference import DIRECTIONS
 from tfface.methods import TrainedRun, get, load_run
-from tfface.pretrained import NETWORK_WEIGHTS, SETTINGS, WEIGHTS, add_entry, root
+from tfface.pretrained import SETTINGS, add_entry, root
 from tfface.settings import Settings, SettingsError
 from tfface.training import distribution
 from tfface.training.run import RunDirectory
-
-
-def shipped_networks(model):
-    """(weights file, networks) a bundle keeps: a residual editor's G0 and G1 (its D is not shipped), an
-    iterative GAN's G, D and C (D and C encode, G draws)."""
-    if hasattr(model, "g0"):
-        return WEIGHTS, (model.g0, model.g1)
-    return NETWORK_WEIGHTS, (model.g, model.d, model.c)
 
 
 def load(entry, directory=None) -> TrainedRun:
@@ -38,7 +29,7 @@ def load(entry, directory=None) -> TrainedRun:
     settings = method.resolve(settings)
     distribution.set_precision("float32")
     model = method.build_model(settings)
-    weights, networks = shipped_networks(model)
+    weights, networks = method.bundled_networks(model)
     with np.load(os.path.join(d, weights)) as z:
         for net in networks:
             net.set_weights([z[f"{net.name}/{i}"].astype(np.float32) for i in range(len(net.weights))])
@@ -66,15 +57,14 @@ TFLITE_VARIANTS = ("float16", "int8")
 
 def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print):
     """Add a trained run to a bundle directory as ``name``: its settings, float16 networks
-    (:func:`shipped_networks`), TFLite variants, its judged progress (progress.jsonl, when trained with
+    (the method's ``bundled_networks``), TFLite variants, its judged progress (progress.jsonl, when trained with
     --judge_every) and a registry entry with the run's training time and its evaluation's val scores
     (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  Returns the entry."""
     directory = directory or root()
     run = load_run(run_dir, say=say)
-    iterative = run.settings.method == "iterative"
     rd = RunDirectory(run_dir)
     target = os.path.join(directory, name)
-    weights, networks = shipped_networks(run.model)
+    weights, networks = run.method.bundled_networks(run.model)
     with files.building_directory(target, overwrite=True) as tmp:
         files.write_text(os.path.join(tmp, SETTINGS), run.settings.to_json() + "\n")
         save_networks(networks, os.path.join(tmp, weights))
@@ -88,27 +78,15 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
     entry = {"name": name, "method": run.settings.method, "image_size": run.settings.image_size,
              "width": run.settings.width, "recipe": recipe, "steps": run.step,
              "train_seconds": _clock_seconds(rd, run.step), "data": _portable_data(run.settings.data, recipe),
-             "files": sorted(os.listdir(target))}
-    if iterative:
-        entry.update(attributes=list(run.editor().attribute_names), z_dim=run.settings.z_dim,
-                     val=_iterative_val_scores(rd))
-    else:
-        entry.update(attribute=run.settings.attribute, val=_val_scores(rd))
+             "files": sorted(os.listdir(target)), **run.method.bundle_entry(run.settings, _evaluation(rd))}
     add_entry(entry, directory)
     # The float16 weights work as the float32 ones do, to this much (shown on each bundle).
     reloaded = load(entry, directory)
     probe = np.random.default_rng(0).uniform(-1, 1, (4, run.settings.image_size, run.settings.image_size, 3))
     probe = probe.astype(np.float32)
-    if iterative:
-        probe_uint8 = np.round((probe + 1) * 127.5).astype(np.uint8)
-        pairs = ((lambda r: r.editor().reconstruct(probe_uint8).astype(np.float32) / 127.5, "reconstructions"),)
-    else:
-        pairs = ((lambda r: np.concatenate([np.asarray(r.model.g0(probe)), np.asarray(r.model.g1(probe))]),
-                  "outputs"),)
-    for fn, what in pairs:
-        err = float(np.max(np.abs(fn(run) - fn(reloaded))))
-        say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change {what} by at "
-            f"most {err:.4f} (in [-1, 1])")
+    err = float(np.max(np.abs(run.method.bundle_probe(run, probe) - run.method.bundle_probe(reloaded, probe))))
+    say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
+        f"{err:.4f} (in [-1, 1])")
     return entry
 
 
@@ -129,42 +107,10 @@ def _clock_seconds(rd, step):
     return round(seconds, 1) if seconds else None
 
 
-def _iterative_val_scores(rd):
-    """Recognition, reconstruction and transformation measures of the run's last evaluation (None when it
-    was not evaluated)."""
+def _evaluation(rd):
+    """The run's last ``tfface evaluate`` metrics, or None."""
     path = os.path.join(rd.path, "eval", "metrics.json")
     if not os.path.isfile(path):
         return None
     with open(path) as f:
-        m = json.load(f)
-    rec, rc = m.get("recognition") or {}, m.get("reconstruction") or {}
-    judge = m.get("judge", {}).get("dir")
-    return {"evaluated_step": m.get("step"), "judge": judge and os.path.basename(os.path.normpath(judge)),
-            "images": m.get("images"), "hamming_loss": rec.get("hamming_loss"),
-            "cnn_baseline_hamming_loss": rec.get("cnn_baseline_hamming_loss"),
-            "reconstruction_psnr": rc.get("psnr"),
-            "reconstruction_identity_median": (rc.get("identity") or {}).get("median_distance"),
-            "z_r2": (m.get("latent") or {}).get("z_r2"), "mean_flip_rate": m.get("mean_classifier_flip_rate"),
-            "mean_flip_rate_unedited": m.get("mean_classifier_flip_rate_rebuilt"),
-            "flip_rate": {n: ((t.get("classifier_flip_rate") or {}).get("rate"))
-                          for n, t in (m.get("transformation") or {}).items()}}
-
-
-def _val_scores(rd):
-    """Per direction: flip rate, identity median, Fréchet distance and the residual's share in the face
-    region, from the run's last evaluation (None when it was not evaluated)."""
-    path = os.path.join(rd.path, "eval", "metrics.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path) as f:
-        m = json.load(f)
-    judge = m.get("judge", {}).get("dir")
-    out = {"images": {}, "judge": judge and os.path.basename(os.path.normpath(judge)), "evaluated_step": m.get("step")}
-    for d in DIRECTIONS:
-        e = m.get(d) or {}
-        out["images"][d] = e.get("images")
-        out[d] = {"flip_rate": (e.get("classifier") or {}).get("flip_rate", {}).get("rate"),
-                  "identity_median": (e.get("identity") or {}).get("median_distance"),
-                  "frechet": ((e.get("distribution") or {}).get("model") or {}).get("frechet"),
-                  "region_energy": (e.get("region") or {}).get("energy_share")}
-    return out
+        return json.load(f)
