@@ -170,3 +170,15 @@ def test_transform_edits_a_photo_through_alignment_and_paste_back(trained, tmp_p
     proc = subprocess.run([*cli[:-1], str(noise), "--set", "Smiling=1", "--output", str(tmp_path / "n.png")],
                           capture_output=True, text=True, cwd=ROOT)
     assert proc.returncode == 1 and "no face found" in proc.stderr
+
+
+def test_a_longer_resume_keeps_the_stage_boundary_it_was_trained_with(tmp_path):
+    rd = tmp_path / "run"
+    first = run(*TINY_ITERATIVE, "--steps=4", "--baseline_steps=0", f"--run_dir={rd}")
+    assert first.returncode == 0 and "phase: stage1 until step 2" in first.stdout, first.stderr[-2000:]
+    # --steps 12 alone would put the boundary at 6: steps 5-6 would go back to stage 1 after stage 2.
+    longer = run(*TINY_ITERATIVE, "--steps=12", "--baseline_steps=0", "--log_every=4", "--checkpoint_every=4",
+                 "--sample_every=12", f"--run_dir={rd}")
+    assert longer.returncode == 0, longer.stderr[-2000:]
+    assert "phase: stage2 until step 12" in longer.stdout and "stage1" not in longer.stdout
+    assert json.loads((rd / "settings.json").read_text())["stage1_steps"] == 2

@@ -4,7 +4,7 @@ The shared machinery never asks which method it runs; it calls these hooks:
 
 ========================  =============================================================
 training (tfface.training.loop)
-``resolve(settings)``     fill in the method's defaults (e.g. alpha by attribute)
+``resolve(settings)``     fill in the method's defaults (e.g. alpha by attribute; a resumed run's own)
 ``load_data(settings)``   the data source's train/test split (``test_only``: held-out images alone)
 ``build_model(...)``      the compiled Keras model with its two optimizers built
 ``checkpoint_objects``    what a checkpoint holds (model, both optimizers)
@@ -57,7 +57,8 @@ class Method:
     tflite_outputs: dict = {}
 
     # -- settings -----------------------------------------------------------------------------
-    def resolve(self, settings: Settings) -> Settings:
+    def resolve(self, settings: Settings, saved: Settings | None = None) -> Settings:
+        """Fill in the method's defaults; ``saved``: the settings of the run being resumed (None for a new run)."""
         return settings
 
     def attribute_names(self, settings: Settings) -> tuple:

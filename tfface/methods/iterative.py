@@ -33,8 +33,13 @@ class IterativeMethod(Method):
     tflite_outputs = {"transform_tensor": ("image", True), "recognize_tensor": ("probabilities", False)}
     sample_count = 4
 
-    def resolve(self, s):
-        return s.replace(stage1_steps=s.steps // 2 if s.stage1_steps is None else s.stage1_steps,
+    def resolve(self, s, saved=None):
+        """Stage 1 lasts half of --steps unless set; a resumed run keeps the boundary it was trained with (a
+        longer --steps must not move stage 2's start back or forth under steps already trained)."""
+        stage1 = s.stage1_steps
+        if stage1 is None:
+            stage1 = saved.stage1_steps if saved is not None and saved.stage1_steps is not None else s.steps // 2
+        return s.replace(stage1_steps=stage1,
                          baseline_steps=s.steps if s.baseline_steps is None else s.baseline_steps, alpha=None, beta=None)
 
     def attribute_names(self, s):

@@ -28,7 +28,7 @@ class ResidualMethod(Method):
     tflite_outputs = {"add_tensor": ("edited", True), "remove_tensor": ("edited", True)}
     sample_count = 4
 
-    def resolve(self, s):
+    def resolve(self, s, saved=None):
         """Fill in the paper's defaults: alpha by attribute (local/global), beta = 0.1 alpha."""
         alpha = default_alpha(s.attribute) if s.alpha is None else s.alpha
         return s.replace(alpha=alpha, beta=0.1 * alpha if s.beta is None else s.beta)

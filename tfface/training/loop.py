@@ -88,15 +88,16 @@ def train(settings: Settings, run_dir: str, method, out=None):
 def _train(settings, run_dir, method, out, holder):
     out = out or sys.stdout
     say = lambda msg: print(msg, file=out, flush=True)  # noqa: E731
-    settings = method.resolve(settings).validate()
+    run = RunDirectory(run_dir)
+    saved = run.load_settings() if run.exists() else None
+    settings = method.resolve(settings, saved).validate()
     need, have = method.training_memory_bytes(settings), distribution.available_memory_bytes()
     if have is not None and need > have:
         raise SettingsError(f"--image_size={settings.image_size} --width={settings.width} --batch_size={settings.batch_size} "
                             f"needs about {need / 2**30:.1f} GiB to train; this machine has {have / 2**30:.1f} GiB "
                             f"available: lower one of them")
-    run = RunDirectory(run_dir)
-    if run.exists():
-        settings.check_resumable_from(run.load_settings(), run.path)
+    if saved is not None:
+        settings.check_resumable_from(saved, run.path)
 
     strategy = setup_runtime(settings)
     holder.get("rearm", lambda: None)()  # see stop_signals
