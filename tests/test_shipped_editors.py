@@ -97,3 +97,55 @@ def test_the_shipped_judge_sees_the_glasses_the_shipped_editor_adds_to_the_astro
     p = judge.predict(model, np.round(np.stack([face, edited]) * 255).astype(np.uint8))[:, info["attribute_names"].index(
         "Eyeglasses")]
     assert p[0] < 0.2 and p[1] > 0.8, p
+
+
+# -- the iterative GAN (issue 18) ---------------------------------------------------------------
+ITERATIVE = pretrained.iterative_entries(SHIPPED)
+
+
+def test_the_package_ships_an_iterative_gan_with_its_networks_recipe_and_scores():
+    assert ITERATIVE, "a bundled iterative GAN trained on CelebA"
+    sizes = sum(os.path.getsize(os.path.join(SHIPPED, e["name"], f)) for e in ENTRIES + ITERATIVE for f in e["files"])
+    assert sizes < 40e6
+    for e in ITERATIVE:
+        d = os.path.join(SHIPPED, e["name"])
+        assert sorted(os.listdir(d)) == sorted(e["files"])
+        assert {"float16.tflite", "networks.weights.npz", "settings.json"} <= set(e["files"])
+        with open(os.path.join(ROOT, "tfface", "recipes", f"{e['recipe']}.json")) as f:
+            recipe = json.load(f)["settings"]
+        trained = dataclasses.asdict(Settings.load(os.path.join(d, "settings.json")))
+        # The recipe reproduces it: every setting it fixes is the one the model was trained with.
+        fixed = {k: v for k, v in recipe.items() if v is not None and k != "data"}
+        assert fixed.items() <= trained.items()
+        assert e["attributes"] == [n.strip() for n in recipe["labels"].split(",")] and e["steps"] == trained["steps"]
+        v = e["val"]
+        assert 0 <= v["hamming_loss"] <= 1 and 0 <= v["mean_flip_rate"] <= 1 and v["images"] > 0
+        assert set(v["flip_rate"]) == set(e["attributes"])
+
+
+@pytest.mark.parametrize("entry", ITERATIVE, ids=[e["name"] for e in ITERATIVE])
+def test_a_fresh_install_transforms_the_astronaut_with_the_shipped_iterative_gan_and_only_her_face(entry, tmp_path):
+    photo = skimage.astronaut()
+    src, out = tmp_path / "astronaut.png", tmp_path / "out.png"
+    Image.fromarray(photo).save(src)
+    (box, left, right), = detect_faces(photo)
+    proc = shipped_cli("iterative", "transform", "--pretrained", entry["name"], str(src), "--set", "Smiling=0",
+                       "--output", str(out))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    change = np.abs(np.asarray(Image.open(out)).astype(int) - photo).max(axis=-1)
+    size = entry["image_size"]
+    # The region the aligned crop covers, as tfface edit pastes it back (any editor of that size).
+    _, (x0, y0, x1, y1) = edit_face(photo, _NoChange(size), left, right)
+    assert (change[y0:y1, x0:x1] > 8).sum() > 100, "the face visibly changed"
+    change[y0:y1, x0:x1] = 0
+    assert not change.any(), "pixels outside the face region changed"
+
+
+class _NoChange:
+    """An editor that changes nothing: only its crop's geometry is used."""
+
+    def __init__(self, size):
+        self.size = size
+
+    def residual(self, face01, strength):
+        return np.zeros_like(face01)
