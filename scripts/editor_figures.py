@@ -13,11 +13,9 @@ Writes to assets/ (or --out):
   (assets/LICENSE.md).
 """
 
-import argparse
 import os
 import sys
 
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface import files, pretrained  # noqa: E402
@@ -28,8 +26,7 @@ from tfface.methods import load_run  # noqa: E402
 from tfface.editors import KerasEditor  # noqa: E402
 from tfface.photo import apply_edits  # noqa: E402
 from tfface.pictures import grid_image  # noqa: E402
-
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
+from figure_common import around_face, figure_name, parser  # noqa: E402
 
 
 def astronaut_figure(run, strength=1.0, crop_side=260):
@@ -39,12 +36,7 @@ def astronaut_figure(run, strength=1.0, crop_side=260):
     faces = detect_faces(photo)
     size = run.settings.image_size
     edits = [apply_edits(photo, faces[:1], [(KerasEditor(g, size), strength)]) for g in (run.model.g0, run.model.g1)]
-    (left, top, right, bottom), _, _ = faces[0]
-    cx, cy = (left + right) / 2, (top + bottom) / 2
-    x0 = int(np.clip(cx - crop_side / 2, 0, photo.shape[1] - crop_side))
-    y0 = int(np.clip(cy - crop_side / 2, 0, photo.shape[0] - crop_side))
-    crop = lambda im: im[y0:y0 + crop_side, x0:x0 + crop_side]  # noqa: E731
-    return grid_image([[crop(photo), crop(edits[0]), crop(edits[1])]])
+    return around_face(photo, faces[0], [photo, *edits], crop_side)
 
 
 def val_figure(run, n=8):
@@ -60,18 +52,14 @@ def val_figure(run, n=8):
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run_dir")
-    ap.add_argument("--pretrained")
-    ap.add_argument("--name")
-    ap.add_argument("--out", default=ASSETS)
+    ap = parser(__doc__)
     ap.add_argument("--no_val", action="store_true", help="skip the CelebA grid (no CelebA here)")
     a = ap.parse_args()
     if a.pretrained:
         run = building.load(pretrained.find(a.pretrained))
     else:
         run = load_run(a.run_dir, say=lambda m: None)
-    name = a.name or a.pretrained or os.path.basename(a.run_dir.rstrip("/"))
+    name = figure_name(a)
     os.makedirs(a.out, exist_ok=True)
     path = os.path.join(a.out, f"{name}_astronaut.png")
     files.save_image(astronaut_figure(run), path)

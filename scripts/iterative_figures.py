@@ -15,7 +15,6 @@ Writes to assets/ (or --out):
   attribute set, one per column, cropped around her face.
 """
 
-import argparse
 import os
 import sys
 
@@ -29,8 +28,7 @@ from tfface.methods import load_run  # noqa: E402
 from tfface.photo import aligned_face, apply_edits  # noqa: E402
 from tfface.pictures import grid_image  # noqa: E402
 from tfface.pretrained import building  # noqa: E402
-
-ASSETS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "assets")
+from figure_common import around_face, figure_name, parser  # noqa: E402
 SHOWN = ("Male", "Smiling", "Eyeglasses", "Blond_Hair", "Bangs", "Young", "Mouth_Slightly_Open")
 
 
@@ -72,22 +70,14 @@ def astronaut_figure(run, editor, crop_side=260):
         k = editor.attribute_names.index(name)
         change = IterativeEditor(run.model, editor.attribute_names, {name: float(c[k] < 0.5)})
         edits.append(apply_edits(photo, faces, [(change, 1.0)]))
-    (left, top, right, bottom), _, _ = faces[0]
-    x0 = int(np.clip((left + right) / 2 - crop_side / 2, 0, photo.shape[1] - crop_side))
-    y0 = int(np.clip((top + bottom) / 2 - crop_side / 2, 0, photo.shape[0] - crop_side))
-    return grid_image([[im[y0:y0 + crop_side, x0:x0 + crop_side] for im in [photo, *edits]]])
+    return around_face(photo, faces[0], [photo, *edits], crop_side)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run_dir")
-    ap.add_argument("--pretrained")
-    ap.add_argument("--name")
-    ap.add_argument("--out", default=ASSETS)
-    a = ap.parse_args()
+    a = parser(__doc__).parse_args()
     run = building.load(pretrained.find_iterative(a.pretrained)) if a.pretrained else load_run(a.run_dir, say=lambda m: None)
     editor = run.editor()
-    name = a.name or a.pretrained or os.path.basename(a.run_dir.rstrip("/"))
+    name = figure_name(a)
     os.makedirs(a.out, exist_ok=True)
     data = run.method.load_data(run.settings, test_only=True)
     x, labels = data.test.load_batch(np.arange(6))
