@@ -274,11 +274,12 @@ def evaluate(ctx, figures_dir):
     judged = [e["classifier_flip_rate"]["rate"] for e in out["transformation"].values() if e["classifier_flip_rate"]]
     out["mean_classifier_flip_rate"] = float(np.mean(judged)) if judged else None
 
-    def unchanged_rate(k, name):  # the judge reading the opposite value on the plain reconstruction
-        return float(np.mean((ctx.probability_of(rebuilt, name) >= 0.5) == (c[:, k] < 0.5)))
-
-    unchanged = [ctx.optional(f"classifier_{name}", lambda k=k, name=name: unchanged_rate(k, name))
-                 for k, name in enumerate(names_all) if out["transformation"][name]["classifier_flip_rate"]]
+    # The judge reading the opposite value on the plain reconstructions (one pass for all attributes).
+    judged_names = [(k, name) for k, name in enumerate(names_all) if out["transformation"][name]["classifier_flip_rate"]]
+    unchanged = []
+    if judged_names:
+        p = ctx.judged(rebuilt)[0]
+        unchanged = [float(np.mean((p[:, ctx.label_index(name)] >= 0.5) == (c[:, k] < 0.5))) for k, name in judged_names]
     out["mean_classifier_flip_rate_rebuilt"] = float(np.mean(unchanged)) if unchanged else None
     rows += [figure_columns[name] for name in names]
     files.save_image(grid_image([list(r) for r in zip(*rows)]), os.path.join(figures_dir, "transform_grid.png"))
