@@ -90,13 +90,11 @@ def find(attribute, directory=None):
 
 def find_any(name, directory=None):
     """A bundled editor (by name or attribute) or iterative GAN (by name); UsageError naming both kinds."""
-    for e in iterative_entries(directory):
-        if e["name"].lower() == name.lower():
-            return e
-    try:
-        return find(name, directory)
-    except UsageError:
-        pass
+    for lookup in (find_iterative, find):
+        try:
+            return lookup(name, directory)
+        except UsageError:
+            pass
     iterative = ", ".join(e["name"] for e in iterative_entries(directory))
     raise UsageError(f"nothing bundled is called {name!r} (editors: {describe(directory)}"
                      + (f"; iterative GANs: {iterative}" if iterative else "") + ")")
