@@ -1,0 +1,168 @@
+"""The iterative GAN's train step, stage 1 (ACGAN) and stage 2 (+ the integrated loss), against this CPU's peak.
+
+    python benchmarks/iterative_step.py [--configs 128:1:16,64:0.5:16] [--precisions float32,bfloat16]
+                                        [--rounds 2] [--steps 5]
+
+Every measurement runs in a fresh process (so its peak RSS is its own); rounds
+alternate the order of the stages, so a slow period of the machine hits both.
+Each process:
+
+1. builds the project's default iterative GAN (10 labels, z of 100 dims) at one
+   size/width/batch/precision from seed 0, on one fixed random batch (a constant
+   ``tf.data`` stream: the step, not the data, is timed);
+2. fixes the schedule at one D and one G update (the adaptive rule of §4.1 would
+   change the work from step to step) and sets the stage;
+3. runs two warm-up steps, times ``--steps`` further steps, and probes the
+   machine's peak (``benchmarks/train_step.py``'s 3x3 convolution) three times
+   before and three times after, in the same process.
+
+Printed per configuration: the median s/step of each stage, GFLOP/s (analytic
+FLOPs of the convolutions, transposed convolutions and dense layers, see
+``flops_per_image``) and its share of the median probe, and the peak RSS.
+Nothing here asserts a time: it prints ratios (see BENCHMARKS.md).
+"""
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from train_step import probe  # noqa: E402
+
+N_LABELS = 10
+
+
+def forward_flops(model):
+    """Forward FLOPs (2 x multiply-adds) per image of a model's Conv2D, Conv2DTranspose and Dense layers."""
+    from keras import layers
+
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2DTranspose):
+            # Every input pixel meets the whole kernel: k^2 * cin * cout multiply-adds per input pixel.
+            kh, kw, cout, cin = layer.kernel.shape
+            _, h, w, _ = layer.input.shape
+            total += 2 * kh * kw * cin * cout * h * w
+        elif isinstance(layer, layers.Conv2D):
+            kh, kw, cin, cout = layer.kernel.shape
+            _, h, w, _ = layer.output.shape
+            total += 2 * kh * kw * cin * cout * h * w
+        elif isinstance(layer, layers.Dense):
+            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
+    return total
+
+
+def flops_per_image(stage, g, d):
+    """Analytic FLOPs of one step (one D and one G update) per real image, with G, D the forward FLOPs per image.
+
+    Backward = 2x forward where weight and input gradients are both needed, 1x where only the input gradient is.
+    Stage 1, D's update: G forward on the fakes (1 G), D forward + backward on reals and fakes (2 x 3 D).
+    G's update: G forward + backward (3 G), D forward on (fake, real) and its input gradient (2 x 2 D).
+    -> 4 G + 10 D.  Stage 2 adds, in D's update, G rebuilding the reals forward with the input gradient
+    back to z~ (2 G); in G's update, the rebuild forward + backward (3 G) and D on (real, rebuilt) for the
+    perceptual loss, forward and input gradient (2 x 2 D) -> 9 G + 14 D.  C's dense layers are counted in D.
+    """
+    return (4 * g + 10 * d) if stage == 1 else (9 * g + 14 * d)
+
+
+def measure(size, width, batch, precision, stage, steps):
+    """One process: build, warm up, timed steps, probes (see the module docstring)."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from tfface.training import distribution
+    from tfface.training.iterative_gan import IterativeGAN
+
+    keras.utils.set_random_seed(0)
+    distribution.set_precision(precision)
+    model = IterativeGAN(size, n_labels=N_LABELS, width=width)
+    opts = [distribution.make_optimizer(2e-4, 0.5, 0.999, precision, name) for name in ("g_optimizer", "d_optimizer")]
+    model.compile(*opts)
+    model.build_optimizers()
+    model.stage = stage
+    rng = np.random.default_rng(0)
+    batch_data = (tf.constant(rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)),
+                  tf.constant(rng.integers(0, 2, (batch, N_LABELS)).astype(np.float32)),
+                  tf.constant(rng.uniform(-1, 1, (batch, model.z_dim)).astype(np.float32)),
+                  tf.constant(rng.integers(0, 2, (batch, N_LABELS)).astype(np.float32)))
+    it = iter(tf.data.Dataset.from_tensors(batch_data).repeat())
+    model.schedule = (1, 1)
+    fn = model.compiled_step()   # one (D, G) = (1, 1) step, without the adaptive dispatch
+    for _ in range(2):
+        float(fn(it)["g_loss"])
+    probes = [probe() for _ in range(3)]
+    times = []
+    for _ in range(steps):
+        t = time.perf_counter()
+        float(fn(it)["g_loss"])
+        times.append(time.perf_counter() - t)
+    probes += [probe() for _ in range(3)]
+    d = forward_flops(model.d) + forward_flops(model.c)
+    fl = flops_per_image(stage, forward_flops(model.g), d) * batch
+    return {"seconds_per_step": float(np.median(times)), "times": times, "gflop_per_step": fl / 1e9,
+            "probe_gflops": float(np.median(probes)), "probes": probes,
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--configs", default="128:1:16,64:0.5:16", help="size:width:batch, comma-separated")
+    ap.add_argument("--precisions", default="float32", help="comma-separated: float32, bfloat16")
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # size|width|batch|precision|stage, in a child
+    args = ap.parse_args()
+    if args.one:
+        size, width, batch, precision, stage = args.one.split("|")
+        print(json.dumps(measure(int(size), float(width), int(batch), precision, int(stage), args.steps)))
+        return
+
+    import numpy as np
+
+    configs = [tuple(c.split(":")) for c in args.configs.split(",")]
+    precisions = args.precisions.split(",")
+    results = {}
+    for r in range(args.rounds):
+        stages = (1, 2) if r % 2 == 0 else (2, 1)
+        for size, width, batch in configs:
+            for precision in precisions:
+                for stage in stages:
+                    spec = "|".join([size, width, batch, precision, str(stage)])
+                    out = subprocess.run([sys.executable, __file__, "--one", spec, "--steps", str(args.steps)],
+                                         capture_output=True, text=True)
+                    if out.returncode != 0:
+                        raise SystemExit(f"{spec} failed: {out.stderr.strip()[-800:]}")
+                    res = json.loads(out.stdout.splitlines()[-1])
+                    results.setdefault((size, width, batch, precision, stage), []).append(res)
+                    print(f"round {r + 1}: {size}px w{width} B{batch} {precision} stage {stage}: "
+                          f"{res['seconds_per_step']:.3f} s/step", flush=True)
+
+    print(f"\n# iterative train step: {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
+          f"`python benchmarks/iterative_step.py --configs {args.configs} --precisions {args.precisions} "
+          f"--rounds {args.rounds} --steps {args.steps}`")
+    print("| size | width | batch | precision | stage | s/step | GFLOP/step | GFLOP/s | share of probe | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for size, width, batch in configs:
+        for precision in precisions:
+            for stage in (1, 2):
+                runs = results[(size, width, batch, precision, stage)]
+                step = float(np.median([x["seconds_per_step"] for x in runs]))
+                share = float(np.median([x["gflop_per_step"] / x["seconds_per_step"] / x["probe_gflops"] for x in runs]))
+                print(f"| {size} | {width} | {batch} | {precision} | {stage} | {step:.3f} | {runs[0]['gflop_per_step']:.1f} | "
+                      f"{runs[0]['gflop_per_step'] / step:.0f} | {share:.0%} | {max(x['peak_rss_mb'] for x in runs):.0f} |")
+    probes = [p for v in results.values() for x in v for p in x["probes"]]
+    print(f"probe (3x3 conv, all processes): median {np.median(probes):.0f} GFLOP/s, range {min(probes):.0f}–{max(probes):.0f}")
+
+
+if __name__ == "__main__":
+    main()
