@@ -263,7 +263,7 @@ def cmd_evaluate(args):
     _tensorflow()
     from tfface.evaluation.evaluate import evaluate
 
-    evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare))
+    evaluate(args.run_dir, args.data, args.classifier, args.images, _csv(args.compare), strength=args.strength)
 
 
 def cmd_progress(args):
@@ -441,6 +441,9 @@ def build_parser():
     p.add_argument("--images", type=int, default=None,
                    help=_help("test images per domain, a random subset fixed for every run", "all of the test split"))
     p.add_argument("--compare", default="", help="comma-separated run directories for the ablation table")
+    p.add_argument("--strength", type=float, default=1.0,
+                   help="residual editors: scale the residual as tfface edit --strength does (default: 1); at any other value "
+                        "the results go to <run_dir>/eval-strength-<S>, leaving <run_dir>/eval as it is")
     p.set_defaults(run=cmd_evaluate)
 
     p = sub.add_parser("progress", help="quality against training time of runs trained with --judge_every",

@@ -46,18 +46,29 @@ def check_attribute_names(changes, names):
 
 
 class ResidualEditor:
-    """A trained residual GAN's generators on uint8 images: ``add`` is G0, ``remove`` is G1."""
+    """A trained residual GAN's generators on uint8 images: ``add`` is G0, ``remove`` is G1.
 
-    def __init__(self, model, batch_size=BATCH_SIZE):
+    ``strength`` scales the residual as ``tfface edit --strength`` does: x + strength * (G(x) - x).
+    """
+
+    def __init__(self, model, batch_size=BATCH_SIZE, strength=1.0):
         self.model, self.batch_size = model, batch_size
         self.image_size = model.image_size
+        self.strength = float(strength)
 
     def edit(self, direction, images):
-        """x + G(x) for uint8 images [N, S, S, 3], clipped to uint8."""
+        """G(x) = x + residual for uint8 images [N, S, S, 3] (the residual scaled by ``strength``), clipped to uint8."""
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be add or remove, got {direction!r}")
         g = self.model.g0 if direction == "add" else self.model.g1
-        return batched(lambda x: to_uint8(g(to_float(x), training=False)), np.asarray(images), batch_size=self.batch_size)
+        s = self.strength
+
+        def fn(x):
+            x = to_float(x)
+            y = ops.cast(g(x, training=False), "float32")
+            return to_uint8(y if s == 1.0 else x + s * (y - x))
+
+        return batched(fn, np.asarray(images), batch_size=self.batch_size)
 
     def add(self, images):
         return self.edit("add", images)

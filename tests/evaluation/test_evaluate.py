@@ -104,6 +104,28 @@ def test_iterative_report(tmp_path, classifier_dir):
     assert 0 <= r["mean_classifier_flip_rate_rebuilt"] <= 1
     assert "Mean judged flip rate over the attributes" in (rd / "eval" / "report.md").read_text()
     assert "## Recognition" in (rd / "eval" / "report.md").read_text()
+    # --strength scales residual edits; an iterative GAN has none, so it is refused (exit 2 from the CLI).
+    from tfface.errors import UsageError
+
+    with pytest.raises(UsageError, match="--strength applies to residual editors"):
+        evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=4, strength=0.5, say=lambda m: None)
+
+
+def test_an_evaluation_at_another_strength_leaves_the_full_strength_one_alone(runs, classifier_dir):
+    rd = runs / "no_dual"
+    full = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=8, say=lambda m: None)
+    before = (rd / "eval" / "metrics.json").read_bytes()
+    weak = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=8, strength=0.5, say=lambda m: None)
+    assert (rd / "eval" / "metrics.json").read_bytes() == before
+    assert json.loads((rd / "eval-strength-0.5" / "metrics.json").read_text())["strength"] == 0.5
+    assert "edits at strength 0.5" in (rd / "eval-strength-0.5" / "report.md").read_text()
+    # Half the residual keeps the edits nearer the inputs: their scores against the counterfactual move
+    # less far from doing nothing's.
+    for d in ("add", "remove"):
+        assert weak[d]["images"] == full[d]["images"] == 8
+        gap = {n: abs(r[d]["ground_truth"]["model"]["psnr"] - r[d]["ground_truth"]["do_nothing"]["psnr"])
+               for n, r in (("full", full), ("weak", weak))}
+        assert gap["weak"] <= gap["full"] + 1e-9, gap
 
 
 def test_without_a_judge_for_the_size_the_flip_rate_is_skipped_not_trained(runs):

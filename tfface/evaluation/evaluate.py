@@ -4,9 +4,12 @@
     tfface evaluate --run_dir RUN --compare runs/no-residual,runs/no-dual    # ablation table
     tfface evaluate --run_dir RUN --data celeba:/data/celeba                 # its test split (or val)
     tfface evaluate --run_dir RUN --data folders:/faces/A,/faces/B --images 500   # a random 500 of each
+    tfface evaluate --run_dir RUN --strength 0.8        # the edits as `tfface edit --strength 0.8` makes them
 
 Writes ``<run_dir>/eval/metrics.json`` and ``<run_dir>/eval/report.md`` with
-figures (PNG) next to them; the directory is replaced as a whole.  What is
+figures (PNG) next to them; the directory is replaced as a whole.  At a
+``--strength`` other than 1 the directory is ``<run_dir>/eval-strength-<S>``
+(the full-strength evaluation, which bundles read, stays as it is).  What is
 measured is the method's (:mod:`tfface.evaluation.residual`,
 :mod:`tfface.evaluation.iterative`); this module supplies what both use:
 the run, its test data, the judge (the attribute classifier shipped for the
@@ -17,11 +20,13 @@ distances, and the record of measures that could not be taken.
 
 from __future__ import annotations
 
+import math
 import os
 
 import keras
 
 from tfface import files
+from tfface.errors import UsageError
 from tfface.evaluation import distances, face_measures, judge
 from tfface.evaluation.report import report
 from tfface.methods import load_run
@@ -34,15 +39,16 @@ class EvaluationContext:
     ``data`` (a ``--data`` value) evaluates on other data: its held-out images
     alone, no training split is read (:func:`tfface.data.sources.load_domains`).
     ``images``: test images per domain (None: all of them), a fixed random subset.
+    ``strength``: the residual editors' edits scaled as ``tfface edit --strength`` scales them.
     """
 
-    def __init__(self, run_dir, data=None, classifier_dir=None, images=None, say=print):
+    def __init__(self, run_dir, data=None, classifier_dir=None, images=None, say=print, strength=1.0):
         run = load_run(run_dir)
         self.run_dir, self.say, self.step = run.run_dir, say, run.step
         self.method, self.model = run.method, run.model
         changes = {**({"data": data} if data else {}), **({"eval_images": images} if images else {})}
         self.settings = run.settings.replace(**changes).validate()
-        self.editor = self.method.editor(self.model, self.settings)
+        self.editor = self.method.editor(self.model, self.settings, strength)
         self.data = self.method.load_data(self.settings, test_only=data is not None)
         self.images = images
         self.classifier_dir = classifier_dir
@@ -111,18 +117,25 @@ class EvaluationContext:
         return run.read_metrics() if run.has_metrics() else {}
 
 
-def evaluate(run_dir, data=None, classifier_dir=None, images=None, compare=(), say=print):
-    """Run every applicable measure; write <run_dir>/eval (replaced as a whole). Returns the metrics.
+def output_dir(run_dir, strength=1.0):
+    """Where an evaluation at ``strength`` is written: <run_dir>/eval, or eval-strength-<S> at any other strength."""
+    return os.path.join(run_dir, "eval" if strength == 1.0 else f"eval-strength-{strength:g}")
+
+
+def evaluate(run_dir, data=None, classifier_dir=None, images=None, compare=(), say=print, strength=1.0):
+    """Run every applicable measure; write :func:`output_dir` (replaced as a whole). Returns the metrics.
 
     ``images``: test images per domain, a fixed random subset (None: the whole test split)."""
     if images is not None and images < 1:
         raise ValueError(f"--images must be >= 1, got {images}")
-    ctx = EvaluationContext(run_dir, data, classifier_dir, images, say)
-    final = os.path.join(run_dir, "eval")
+    if not (math.isfinite(strength) and strength > 0):
+        raise UsageError(f"--strength must be a finite number above 0, got {strength}")
+    ctx = EvaluationContext(run_dir, data, classifier_dir, images, say, strength)
+    final = output_dir(run_dir, strength)
     with files.building_directory(final) as tmp:
         s = ctx.settings
         result = {"run_dir": ctx.run_dir, "method": s.method, "attribute": s.attribute, "subject": ctx.method.subject(s),
-                  "data": s.data, "step": ctx.step, "image_size": s.image_size}
+                  "data": s.data, "step": ctx.step, "image_size": s.image_size, "strength": strength}
         result.update(ctx.method.evaluate(ctx, tmp))
         if ctx._classifier is not None:
             _, info, d = ctx._classifier
@@ -131,7 +144,7 @@ def evaluate(run_dir, data=None, classifier_dir=None, images=None, compare=(), s
         if compare:
             rows = []
             for other in [run_dir, *compare]:
-                c = ctx if other == run_dir else EvaluationContext(other, images=images, say=say)
+                c = ctx if other == run_dir else EvaluationContext(other, images=images, say=say, strength=strength)
                 rows.append(c.method.ablation_row(c))
             result["ablation"] = rows
         result["skipped"] = ctx.skipped

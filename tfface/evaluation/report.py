@@ -13,7 +13,8 @@ def fmt(v, digits=2):
 def report(result, sections):
     """The markdown text of an evaluation ``result``; ``sections`` are the method's lines."""
     lines = [f"# Evaluation: {result['method']} — {result['subject']}", "",
-             f"Run `{result['run_dir']}` at step {result['step']}, data `{result['data']}`, {result['image_size']} px.", ""]
+             f"Run `{result['run_dir']}` at step {result['step']}, data `{result['data']}`, {result['image_size']} px"
+             + (f", edits at strength {result['strength']:g}." if result.get("strength", 1.0) != 1.0 else "."), ""]
     lines += sections
     if result.get("skipped"):
         lines += ["## Not measured", ""] + [f"- {k}: {v}" for k, v in result["skipped"].items()] + [""]

@@ -120,7 +120,9 @@ class Method:
         raise NotImplementedError
 
     # -- results ------------------------------------------------------------------------------
-    def editor(self, model, settings: Settings):
+    def editor(self, model, settings: Settings, strength=1.0):
+        """The inference object of a trained model; ``strength`` scales its edits (UsageError where the method
+        has no such scale)."""
         raise NotImplementedError
 
     def sample_grid(self, model, data):

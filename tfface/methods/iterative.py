@@ -15,6 +15,7 @@ import tensorflow as tf
 from tfface.data import celeba, synthetic
 from tfface.data.sources import load_labeled
 from tfface.evaluation import iterative as measures
+from tfface.errors import UsageError
 from tfface.export import saved_model
 from tfface.inference import Editor
 from tfface.methods.base import Method
@@ -88,7 +89,10 @@ class IterativeMethod(Method):
         ds = data.train_dataset(b, seed=s.seed, start_step=start_step, deterministic=True, flip=s.flip)
         return ds.enumerate(start_step).map(add_codes, num_parallel_calls=tf.data.AUTOTUNE)
 
-    def editor(self, model, s):
+    def editor(self, model, s, strength=1.0):
+        if strength != 1.0:
+            raise UsageError("--strength applies to residual editors; an iterative GAN's transformations are "
+                             "evaluated as they are")
         return Editor(model, self.attribute_names(s))
 
     def sample_grid(self, model, data):

@@ -55,8 +55,8 @@ class ResidualMethod(Method):
     def dataset(self, data, s, start_step):
         return data.train_dataset(s.batch_size, seed=s.seed, start_step=start_step, deterministic=True, flip=s.flip)
 
-    def editor(self, model, s=None):
-        return ResidualEditor(model)
+    def editor(self, model, s=None, strength=1.0):
+        return ResidualEditor(model, strength=strength)
 
     def sample_grid(self, model, data):
         """Rows: x0 | residual | G0(x0) || x1 | residual | G1(x1), for fixed test images."""
