@@ -41,26 +41,6 @@ from train_step import probe  # noqa: E402
 N_LABELS = 10
 
 
-def forward_flops(model):
-    """Forward FLOPs (2 x multiply-adds) per image of a model's Conv2D, Conv2DTranspose and Dense layers."""
-    from keras import layers
-
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2DTranspose):
-            # Every input pixel meets the whole kernel: k^2 * cin * cout multiply-adds per input pixel.
-            kh, kw, cout, cin = layer.kernel.shape
-            _, h, w, _ = layer.input.shape
-            total += 2 * kh * kw * cin * cout * h * w
-        elif isinstance(layer, layers.Conv2D):
-            kh, kw, cin, cout = layer.kernel.shape
-            _, h, w, _ = layer.output.shape
-            total += 2 * kh * kw * cin * cout * h * w
-        elif isinstance(layer, layers.Dense):
-            total += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
-    return total
-
-
 def flops_per_image(stage, g, d):
     """Analytic FLOPs of one step (one D and one G update) per real image, with G, D the forward FLOPs per image.
 
@@ -80,6 +60,7 @@ def measure(size, width, batch, precision, stage, steps):
     import numpy as np
     import tensorflow as tf
 
+    from tfface.models.flops import forward_flops
     from tfface.training import distribution
     from tfface.training.iterative_gan import IterativeGAN
 

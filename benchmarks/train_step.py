@@ -71,7 +71,6 @@ def measure(tree, size, width, batch, precision, steps):
     import tensorflow as tf
 
     import tfface
-    from tfface.models.residual import conv_flops
     from tfface.training import distribution
     from tfface.training.residual_gan import ResidualGAN
 
@@ -103,10 +102,21 @@ def measure(tree, size, width, batch, precision, steps):
         float(fn(it)["g_loss"])
         times.append(time.perf_counter() - t)
     probes += [probe() for _ in range(3)]
-    fl = flops_per_pair(conv_flops(model.g0), conv_flops(model.d)) * batch
+    fl = flops_per_pair(forward_flops(model.g0), forward_flops(model.d)) * batch
     return {"seconds_per_step": float(np.median(times)), "times": times, "gflop_per_step": fl / 1e9,
             "probe_gflops": float(np.median(probes)), "probes": probes, "losses": [losses[0], losses[2]],
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def forward_flops(model):
+    """This tree's FLOP counter (tfface/models/flops.py) loaded by path, so a baseline tree that predates it
+    is counted the same way."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("tfface_flops", os.path.join(ROOT, "tfface", "models", "flops.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.forward_flops(model)
 
 
 def worktree(commit):

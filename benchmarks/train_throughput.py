@@ -42,7 +42,7 @@ def measure(size, mode, steps, batch):
     import numpy as np
     import tensorflow as tf
 
-    from tfface.models.residual import conv_flops
+    from tfface.models.flops import forward_flops
     from tfface.training import distribution
     from tfface.training.residual_gan import ResidualGAN
 
@@ -64,7 +64,7 @@ def measure(size, mode, steps, batch):
         float(fn(it)["g_loss"])
         times.append(time.perf_counter() - t)
     step = float(np.median(times))
-    g_fwd, d_fwd = conv_flops(model.g0), conv_flops(model.d)
+    g_fwd, d_fwd = forward_flops(model.g0), forward_flops(model.d)
     fl = flops_per_pair(g_fwd, d_fwd)
     return {"size": size, "mode": mode, "batch": batch, "seconds_per_step": step, "pairs_per_second": batch / step,
             "gflop_per_pair": fl / 1e9, "gflops": fl * batch / step / 1e9,

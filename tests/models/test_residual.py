@@ -15,10 +15,8 @@ def test_shapes(size):
     assert feats.shape == (2, size // 8, size // 8, 32)  # block3: 256 * 0.125 channels
 
 
-def test_paper_architecture_cost():
-    # The paper's G at 128x128: 7.2 GFLOP per image (forward).
-    g = nets.transformation_network(128, width=1.0)
-    assert nets.conv_flops(g) == pytest.approx(7.24e9, rel=0.01)
+def test_paper_architecture_channels():
+    # G's cost at 128 px (7.2 GFLOP per image) is tested in test_flops.
     d = nets.discriminator(128, width=1.0)
     assert [layer.filters for layer in d.layers if layer.name.endswith("_conv")] == list(nets.D_CHANNELS)
 

@@ -173,14 +173,3 @@ def discriminator(image_size=128, width=1.0, num_classes=3, sync_batchnorm=False
     logits = layers.Activation("linear", dtype="float32", name="logits")(logits)
     features = layers.Activation("linear", dtype="float32", name="features")(features)
     return keras.Model(x_in, [logits, features], name=name)
-
-
-def conv_flops(model):
-    """Forward FLOPs (2 x multiply-adds) of a model's Conv2D layers, per image."""
-    total = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            kh, kw, cin, cout = layer.kernel.shape
-            _, h, w, _ = layer.output.shape
-            total += 2 * kh * kw * cin * cout * h * w
-    return total
