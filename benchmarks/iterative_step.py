@@ -27,7 +27,6 @@ import json
 import os
 import platform
 import resource
-import subprocess
 import sys
 import time
 
@@ -36,7 +35,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from train_step import probe  # noqa: E402
+from train_step import in_child, probe  # noqa: E402
 
 N_LABELS = 10
 
@@ -119,11 +118,7 @@ def main():
             for precision in precisions:
                 for stage in stages:
                     spec = "|".join([size, width, batch, precision, str(stage)])
-                    out = subprocess.run([sys.executable, __file__, "--one", spec, "--steps", str(args.steps)],
-                                         capture_output=True, text=True)
-                    if out.returncode != 0:
-                        raise SystemExit(f"{spec} failed: {out.stderr.strip()[-800:]}")
-                    res = json.loads(out.stdout.splitlines()[-1])
+                    res = in_child(__file__, spec, args.steps, spec)
                     results.setdefault((size, width, batch, precision, stage), []).append(res)
                     print(f"round {r + 1}: {size}px w{width} B{batch} {precision} stage {stage}: "
                           f"{res['seconds_per_step']:.3f} s/step", flush=True)

@@ -108,6 +108,15 @@ def measure(tree, size, width, batch, precision, steps):
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def in_child(script, spec, steps, label):
+    """Run ``script --one spec`` in a fresh process (its own peak RSS); its last stdout line parsed as JSON.
+    A failed child ends the benchmark with ``label`` and the end of its stderr."""
+    out = subprocess.run([sys.executable, script, "--one", spec, "--steps", str(steps)], capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{label} failed: {out.stderr.strip()[-800:]}")
+    return json.loads(out.stdout.splitlines()[-1])
+
+
 def forward_flops(model):
     """This tree's FLOP counter (tfface/models/flops.py) loaded by path, so a baseline tree that predates it
     is counted the same way."""
@@ -155,11 +164,8 @@ def main():
             for precision in precisions:
                 for name in order:
                     spec = "|".join([trees[name], size, width, batch, precision])
-                    out = subprocess.run([sys.executable, __file__, "--one", spec, "--steps", str(args.steps)],
-                                         capture_output=True, text=True)
-                    if out.returncode != 0:
-                        raise SystemExit(f"{name} {size}:{width}:{batch} {precision} failed: {out.stderr.strip()[-800:]}")
-                    results.setdefault((size, width, batch, precision, name), []).append(json.loads(out.stdout.splitlines()[-1]))
+                    res = in_child(__file__, spec, args.steps, f"{name} {size}:{width}:{batch} {precision}")
+                    results.setdefault((size, width, batch, precision, name), []).append(res)
                     print(f"round {r + 1}: {name} {size}px w{width} B{batch} {precision}: "
                           f"{results[(size, width, batch, precision, name)][-1]['seconds_per_step']:.3f} s/step", flush=True)
 
