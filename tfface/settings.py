@@ -27,6 +27,9 @@ RESIDUAL_INITS = ("zero", "normal")
 SPLITS = ("official", "random")
 Z_HEADS = ("shared", "hidden")
 G_UPSAMPLES = ("deconv", "resize")
+G_LAYERS = ("fused", "separate")
+# Settings added after runs were saved without them: the value such a run was made with.
+SAVED_BEFORE = {"g_layers": "separate"}
 Z_LOSSES = ("mean", "norm")
 LABEL_LOSSES = ("mean", "sum")
 
@@ -121,6 +124,11 @@ class Settings:
     g_skips: bool = setting(False, "G with U-Net skip connections (full- and half-resolution features to the "
                             "decoder), so the residual can follow the input pixel by pixel; Table 1 has none",
                             "residual", defines_model=True)
+    g_layers: str = setting("fused", "G's upsampling blocks as layers: fused = one phase convolution each "
+                            "(tfface/models/upsampling.py; the same function, faster at width >= 0.5, never builds "
+                            "the upsampled map); separate = upsampling, concatenation and convolution layers, the "
+                            "layout of runs made before 2026-12-03 (a resumed run keeps its own)", "residual",
+                            G_LAYERS, defines_model=True)
     d_width: typing.Optional[float] = setting(None, "D's channel-width multiplier (default: --width); a stronger D "
                                               "than G", "residual", defines_model=True)
     d_norm: str = setting("spectral", "discriminator normalisation: spectral, or batch (Table 1 exactly)", "residual",
@@ -251,6 +259,16 @@ class Settings:
     def load(cls, path):
         with open(path) as f:
             return cls.from_json(f.read())
+
+    @classmethod
+    def load_saved(cls, path):
+        """A run's (or bundle's) saved settings: a setting it lacks was added after it was made, so it gets the
+        value that run was made with (``SAVED_BEFORE``), not today's default."""
+        with open(path) as f:
+            text = f.read()
+        settings = cls.from_json(text)
+        raw = json.loads(text)
+        return settings.replace(**{k: v for k, v in SAVED_BEFORE.items() if k not in raw})
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

@@ -21,3 +21,11 @@ def test_the_iterative_gans_networks_at_128_px():
     assert g == deconv + 2 * 110 * 8 * 8 * 512
     conv = 2 * 25 * (3 * 64 * 64 * 64 + 64 * 128 * 32 * 32 + 128 * 256 * 16 * 16 + 256 * 512 * 8 * 8)
     assert d == conv + 2 * 8 * 8 * 512 * (1 + 1024)
+
+
+def test_fused_upsampling_counts_as_written_or_as_run():
+    fused = residual.transformation_network(128, width=1.0)
+    separate = residual.transformation_network(128, width=1.0, fused=False)
+    assert forward_flops(fused) == forward_flops(separate) == forward_flops(separate, executed=True)
+    # blocks 4 and 5 (2/3 of G's work) run 16 of their 36 multiply-adds, over the input padded by one pixel
+    assert forward_flops(fused, executed=True) == pytest.approx(4.65e9, rel=0.01)

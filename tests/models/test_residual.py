@@ -48,31 +48,6 @@ def test_image_size_must_divide_by_4():
         nets.transformation_network(30)
 
 
-def test_nearest_upsampling_matches_upsampling2d_and_keeps_static_shapes():
-    import keras
-
-    x = np.random.default_rng(0).random((2, 5, 7, 3)).astype(np.float32)
-    np.testing.assert_array_equal(nets.NearestUpsampling2x()(x).numpy(), keras.layers.UpSampling2D(2)(x).numpy())
-    sym = keras.Input((8, 8, 4))
-    assert nets.NearestUpsampling2x()(sym).shape == (None, 16, 16, 4)
-
-
-def test_nearest_upsampling_gradient_is_the_sum_over_each_block():
-    import keras
-    import tensorflow as tf
-
-    x = tf.constant(np.random.default_rng(0).random((2, 5, 7, 3)).astype(np.float32))
-    w = tf.constant(np.random.default_rng(1).normal(size=(2, 10, 14, 3)).astype(np.float32))
-    grads = []
-    for layer in (nets.NearestUpsampling2x(), keras.layers.UpSampling2D(2)):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            loss = tf.reduce_sum(layer(x) * w)
-        grads.append(tape.gradient(loss, x).numpy())
-    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-6)
-    np.testing.assert_allclose(grads[0][0, 0, 0], w.numpy()[0, :2, :2].sum(axis=(0, 1)), rtol=1e-6)
-
-
 @pytest.mark.slow
 def test_train_step_compiles_with_xla():
     import tensorflow as tf

@@ -76,6 +76,24 @@ def test_resume_after_sigkill_is_bitwise_identical(tmp_path):
     assert_same_tensors(checkpoint_tensors(tmp_path / "ref"), checkpoint_tensors(killed_dir))
 
 
+def test_a_run_saved_before_g_layers_existed_resumes_with_its_own_layout(tmp_path):
+    # Runs made before the fused upsampling blocks have settings.json without g_layers and checkpoints that
+    # name G's layers by position in the separate layout: they must resume (and load) in that layout.
+    args = [*TINY, "--steps=4", "--checkpoint_every=2", "--deterministic"]
+    ref = run(*args, "--g_layers=separate", f"--run_dir={tmp_path}/ref")
+    assert ref.returncode == 0, ref.stderr[-3000:]
+    old = tmp_path / "old"
+    first = run(*args[:-3], "--steps=2", "--checkpoint_every=2", "--deterministic", "--g_layers=separate", f"--run_dir={old}")
+    assert first.returncode == 0, first.stderr[-3000:]
+    saved = json.loads((old / "settings.json").read_text())
+    del saved["g_layers"]
+    (old / "settings.json").write_text(json.dumps(saved))
+    resumed = run(*args, f"--run_dir={old}")  # today's default is fused: the run keeps separate
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resuming at step 2" in resumed.stdout
+    assert_same_tensors(checkpoint_tensors(tmp_path / "ref"), checkpoint_tensors(old))
+
+
 def test_nan_loss_stops_with_message_and_keeps_last_good_checkpoint(tmp_path):
     rd = tmp_path / "run"
     assert run(*TINY, "--steps=4", f"--run_dir={rd}").returncode == 0

@@ -15,6 +15,8 @@ import keras
 import numpy as np
 from keras import layers
 
+from tfface.models.upsampling import UpsamplingConv2D
+
 
 class Folded(layers.Layer):
     """Where a batch norm was: its work is now in the convolution before it."""
@@ -25,9 +27,15 @@ class Folded(layers.Layer):
 
 def _partner(name, by_name):
     """The batch norm after a convolution ``<block>_conv`` (None when it has none, or is not a Conv2D)."""
-    if not (name.endswith("_conv") and isinstance(by_name[name], layers.Conv2D)):
+    if not (name.endswith("_conv") and isinstance(by_name[name], (layers.Conv2D, UpsamplingConv2D))):
         return None
     return by_name.get(name[: -len("_conv")] + "_bn")
+
+
+def _input_shapes(layer):
+    """The shape (or, for a layer of several inputs, the list of shapes) ``layer`` was built for."""
+    inputs = layer.input
+    return [t.shape for t in inputs] if isinstance(inputs, (list, tuple)) else inputs.shape
 
 
 def fold_batch_norm(model):
@@ -49,7 +57,7 @@ def fold_batch_norm(model):
         bias = beta - mean * scale
         if layer.use_bias:
             bias = bias + np.asarray(layer.bias, np.float32) * scale
-        conv.build((None, None, None, kernel.shape[2]))
+        conv.build(_input_shapes(layer))
         conv.set_weights([kernel * scale, bias])
         return conv
 

@@ -29,9 +29,11 @@ class ResidualMethod(Method):
     sample_count = 4
 
     def resolve(self, s, saved=None):
-        """Fill in the paper's defaults: alpha by attribute (local/global), beta = 0.1 alpha."""
+        """Fill in the paper's defaults: alpha by attribute (local/global), beta = 0.1 alpha; a resumed run
+        keeps its G layer layout (its checkpoints name layers by position)."""
         alpha = default_alpha(s.attribute) if s.alpha is None else s.alpha
-        return s.replace(alpha=alpha, beta=0.1 * alpha if s.beta is None else s.beta)
+        s = s.replace(alpha=alpha, beta=0.1 * alpha if s.beta is None else s.beta)
+        return s if saved is None else s.replace(g_layers=saved.g_layers)
 
     def attribute_names(self, s):
         return (s.attribute,)

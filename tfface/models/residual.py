@@ -38,45 +38,14 @@ Interpretations (the table leaves these open):
 from __future__ import annotations
 
 import keras
-from keras import layers, ops
+from keras import layers
 
 from tfface.models.normalization import BatchNormalization
+from tfface.models.upsampling import NearestUpsampling2x, UpsamplingConv2D
 
 G_CHANNELS = (64, 128, 256, 128, 64)
 D_CHANNELS = (64, 128, 256, 512, 1024)
 PERCEPTUAL_LAYER = "block3"  # the "third layer" of D (eq. 5)
-
-
-@keras.saving.register_keras_serializable(package="tfface")
-class NearestUpsampling2x(layers.Layer):
-    """Nearest-neighbour x2 upsampling as reshape, broadcast and reshape.
-
-    Same values as ``UpSampling2D(2)``, but with static shapes (UpSampling2D's
-    ``repeat`` loses them and TFLite then cannot convert the next conv) and
-    plain ops in the gradient (XLA on CPU has no kernel for the gradient of
-    ``Resizing``'s resize op).  The gradient, the sum over each 2 x 2 block, is
-    4 x average pooling: the broadcast's own gradient (a 6-D reduction) took a
-    quarter of the main job's train step on CPU (profiled), pooling is one fast op.
-    """
-
-    def call(self, x):
-        return _nearest_upsampling_2x(x)
-
-    def compute_output_shape(self, input_shape):
-        b, h, w, c = input_shape
-        return (b, 2 * h, 2 * w, c)
-
-
-@ops.custom_gradient
-def _nearest_upsampling_2x(x):
-    _, h, w, c = x.shape
-    y = ops.reshape(ops.reshape(x, (-1, h, 1, w, 1, c)) * ops.ones((1, 1, 2, 1, 2, 1), dtype=x.dtype), (-1, 2 * h, 2 * w, c))
-
-    def grad(*args, upstream=None):
-        upstream = args[0] if upstream is None else upstream
-        return ops.average_pool(upstream, 2, 2) * ops.cast(4, upstream.dtype)  # each 2 x 2 block's sum
-
-    return y, grad
 
 
 def _init():
@@ -94,16 +63,25 @@ def _bn(name, sync):
     )
 
 
-def _block(x, filters, kernel, strides, name, sync, upsample=False):
-    if upsample:
-        x = NearestUpsampling2x(name=f"{name}_up")(x)
-    x = layers.Conv2D(filters, kernel, strides, padding="same", use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")(x)
+def _block(x, filters, kernel, strides, name, sync, upsample=False, skip=None, fused=True):
+    """conv -> batch norm -> leaky ReLU; with ``upsample``, nearest x2 before the convolution and ``skip``
+    (if any) concatenated after the upsampled channels: one :class:`UpsamplingConv2D` when ``fused``, else
+    the layers ``<name>_up``, ``<name>_skip`` and ``<name>_conv``."""
+    conv_kwargs = dict(use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")
+    if upsample and fused:
+        x = UpsamplingConv2D(filters, kernel, **conv_kwargs)(x if skip is None else [x, skip])
+    else:
+        if upsample:
+            x = NearestUpsampling2x(name=f"{name}_up")(x)
+            if skip is not None:
+                x = layers.Concatenate(name=f"{name}_skip")([x, skip])
+        x = layers.Conv2D(filters, kernel, strides, padding="same", **conv_kwargs)(x)
     x = _bn(f"{name}_bn", sync)(x)
     return layers.LeakyReLU(0.2, name=name)(x)
 
 
 def transformation_network(image_size=128, width=1.0, residual=True, sync_batchnorm=False, zero_residual=False,
-                           skips=False, name="G"):
+                           skips=False, fused=True, name="G"):
     """G: image in [-1, 1] -> manipulated image (x + G(x) when ``residual``).
 
     ``zero_residual`` starts the output layer at zero, so G starts as the
@@ -114,6 +92,11 @@ def transformation_network(image_size=128, width=1.0, residual=True, sync_batchn
     from the quarter-resolution bottleneck alone and cannot follow a thin
     structure of the input pixel by pixel, such as the frames that removing
     glasses must paint over.
+    ``fused`` computes each "upsample x2, 3x3 conv" block (with its skip) as
+    one :class:`UpsamplingConv2D`, the same function with the same weights
+    (faster; see that module); ``fused=False`` builds the upsampling,
+    concatenation and convolution as separate layers (the layout of runs
+    made before it, whose checkpoints name layers by position).
     """
     if image_size % 4:
         raise ValueError(f"image size must be a multiple of 4, got {image_size}")
@@ -122,14 +105,8 @@ def transformation_network(image_size=128, width=1.0, residual=True, sync_batchn
     h1 = _block(x_in, c[0], 5, 1, "block1", sync_batchnorm)
     h2 = _block(h1, c[1], 4, 2, "block2", sync_batchnorm)
     h = _block(h2, c[2], 4, 2, "block3", sync_batchnorm)
-    if skips:
-        h = layers.Concatenate(name="block4_skip")([NearestUpsampling2x(name="block4_up")(h), h2])
-        h = _block(h, c[3], 3, 1, "block4", sync_batchnorm)
-        h = layers.Concatenate(name="block5_skip")([NearestUpsampling2x(name="block5_up")(h), h1])
-        h = _block(h, c[4], 3, 1, "block5", sync_batchnorm)
-    else:
-        h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True)
-        h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True)
+    h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True, skip=h2 if skips else None, fused=fused)
+    h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True, skip=h1 if skips else None, fused=fused)
     # The output layer runs in float32 under mixed precision.
     init = "zeros" if (zero_residual and residual) else _init()
     out = layers.Conv2D(3, 4, padding="same", kernel_initializer=init, dtype="float32", name="output_conv")(h)

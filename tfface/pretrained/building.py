@@ -24,7 +24,7 @@ def load(entry, directory=None) -> TrainedRun:
     """A bundled editor or iterative GAN rebuilt as a trained run (a residual editor's D is not shipped and
     stays untrained)."""
     d = os.path.join(directory or root(), entry["name"])
-    settings = Settings.load(os.path.join(d, SETTINGS))
+    settings = Settings.load_saved(os.path.join(d, SETTINGS))
     method = get(settings.method)
     settings = method.resolve(settings)
     distribution.set_precision("float32")

@@ -83,7 +83,7 @@ class RunDirectory:
         if not self.exists():
             raise FileNotFoundError(f"not a run directory (no settings.json): {self.path}")
         try:
-            return Settings.load(self.settings_path)
+            return Settings.load_saved(self.settings_path)
         except (ValueError, TypeError) as e:
             raise SettingsError(f"{self.settings_path} is not valid settings JSON: {e}") from None
 
