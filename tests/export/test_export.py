@@ -271,3 +271,44 @@ def test_iterative_export_signatures_in_a_fresh_process(tmp_path):
     assert r["tfface"] is False
     report = json.loads((path / "assets.extra" / "export_report.json").read_text())
     assert report["tflite"]["float32"]["signatures"]["transform_tensor"]["max_abs_error"] < 1e-4
+
+
+def test_phase_convolution_blocks_export_and_convert_with_the_same_edit(tmp_path):
+    # The tiny runs above are too narrow for the phase path (tfface/models/upsampling.py): at width 0.5 both
+    # upsampling blocks take it, so this checks the SavedModel and its float32 and int8 TFLite versions.
+    import tensorflow as tf
+
+    from tfface.export import saved_model, tflite
+    from tfface.litert import Runner
+    from tfface.models.normalization import BatchNormalization
+    from tfface.models.upsampling import UpsamplingConv2D
+    from tfface.settings import Settings
+    from tfface.training.residual_gan import ResidualGAN
+
+    model = ResidualGAN(32, 0.5, g_skips=True)
+    rng = np.random.default_rng(0)
+    for layer in model.g0.layers:  # trained-looking statistics and a non-zero residual layer
+        if isinstance(layer, BatchNormalization):
+            layer.moving_mean.assign(rng.normal(0, 0.3, layer.moving_mean.shape).astype("float32"))
+            layer.moving_variance.assign(rng.uniform(0.3, 2.0, layer.moving_variance.shape).astype("float32"))
+        if layer.name == "output_conv":
+            layer.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in layer.get_weights()])
+    assert all(layer.use_phases for layer in model.g0.layers if isinstance(layer, UpsamplingConv2D))
+    settings = Settings(image_size=32, width=0.5, g_skips=True)
+    path = str(tmp_path / "sm")
+    saved_model.write(saved_model.residual_archive(model, settings), path, {})
+    x = np.stack([face(32, seed) for seed in range(4)]).astype(np.float32) / 255.0
+    want = np.clip(np.asarray(model.g0(x * 2 - 1, training=False)) / 2 + 0.5, 0, 1)
+    assert np.abs(want - x).max() > 0.05, "the edit is not the identity, so the comparison means something"
+    loaded = tf.saved_model.load(path)
+    got = loaded.signatures["add_tensor"](images=tf.constant(x), strength=tf.ones([4]))["edited"].numpy()
+    np.testing.assert_allclose(got, want, atol=1e-4)
+
+    def representative():
+        for i in range(4):
+            yield "add_tensor", {"images": x[i:i + 1], "strength": np.ones([1], np.float32)}
+
+    for variant, tolerance in (("float32", 1e-4), ("int8", 0.1)):
+        blob = tflite.convert(path, ["add_tensor"], variant, representative if variant == "int8" else None)
+        out = Runner(blob, "add_tensor")(images=x[:1], strength=np.ones([1], np.float32))["edited"]
+        assert np.abs(np.asarray(out) - want[:1]).mean() < tolerance / 4 and np.isfinite(out).all(), variant
