@@ -77,9 +77,11 @@ def phases_pay(upsampled_channels, filters):
     """Whether the phase convolution is faster than upsampling then convolving, on a CPU, for this many
     upsampled input channels: it saves multiply-adds in proportion to the input channels but adds fixed
     costs (building the phase kernel, cutting and interleaving the four phases), so it pays from
-    ``PHASES_FROM_CHANNELS`` input channels.  Measured layer by layer (forward and backward, batch 16, on
-    this project's 2-core CPU): 256 and 128 input channels 1.3-1.8x faster, 64 about 1.1x, 32 and 16
-    channels 0.7x (slower)."""
+    ``PHASES_FROM_CHANNELS`` input channels.  Measured on G (``benchmarks/upsampling.py``, this project's
+    2-core CPU, nothing else running): with every block on the phase path, a training pass at 128 px and
+    width 1 (256 and 128 input channels) is 1.26-1.29x faster, at 64 px and width 0.5 (128 and 64) even, and
+    at width 0.25 with skips (64 and 32) 0.91x.  The threshold between 32 and 64 channels comes from
+    layer-by-layer timings taken while a training shared the CPU, so it is approximate."""
     return upsampled_channels >= PHASES_FROM_CHANNELS
 
 
