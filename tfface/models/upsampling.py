@@ -70,7 +70,7 @@ def _phase_windows(kernel_size):
     return reads, [min(r) for r in reads], kernel_size // 2 + 1
 
 
-PHASES_FROM_CHANNELS = 64
+PHASES_FROM_CHANNELS = 128
 
 
 def phases_pay(upsampled_channels, filters):
@@ -80,8 +80,8 @@ def phases_pay(upsampled_channels, filters):
     ``PHASES_FROM_CHANNELS`` input channels.  Measured on G (``benchmarks/upsampling.py``, this project's
     2-core CPU, nothing else running): with every block on the phase path, a training pass at 128 px and
     width 1 (256 and 128 input channels) is 1.26-1.29x faster, at 64 px and width 0.5 (128 and 64) even, and
-    at width 0.25 with skips (64 and 32) 0.91x.  The threshold between 32 and 64 channels comes from
-    layer-by-layer timings taken while a training shared the CPU, so it is approximate."""
+    at width 0.25 with skips (64 and 32) 0.91x; the main job (width 0.25, block 4's 64 channels on the phase
+    path) ran 0.37 s/step against 0.34 upsampling (300 steps each), so 64 channels stay on the upsampling path."""
     return upsampled_channels >= PHASES_FROM_CHANNELS
 
 
