@@ -125,7 +125,7 @@ class Settings:
                             "decoder), so the residual can follow the input pixel by pixel; Table 1 has none",
                             "residual", defines_model=True)
     g_layers: str = setting("fused", "G's upsampling blocks as layers: fused = one phase convolution each "
-                            "(tfface/models/upsampling.py; the same function, faster at width >= 0.5, never builds "
+                            "(tfface/models/upsampling.py; the same function, faster at width 1, never builds "
                             "the upsampled map); separate = upsampling, concatenation and convolution layers, the "
                             "layout of runs made before 2026-12-03 (a resumed run keeps its own)", "residual",
                             G_LAYERS, defines_model=True)
@@ -245,7 +245,8 @@ class Settings:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True)
 
     @classmethod
-    def from_json(cls, text):
+    def from_json(cls, text, missing=None):
+        """Settings from JSON; ``missing``: values for keys the JSON lacks (else the defaults)."""
         try:
             raw = json.loads(text)
         except ValueError as e:
@@ -253,7 +254,7 @@ class Settings:
         if not isinstance(raw, dict):
             raise SettingsError(f"expected a JSON object of settings, got {type(raw).__name__}")
         known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        return cls(**{**(missing or {}), **{k: v for k, v in raw.items() if k in known}})
 
     @classmethod
     def load(cls, path):
@@ -265,10 +266,7 @@ class Settings:
         """A run's (or bundle's) saved settings: a setting it lacks was added after it was made, so it gets the
         value that run was made with (``SAVED_BEFORE``), not today's default."""
         with open(path) as f:
-            text = f.read()
-        settings = cls.from_json(text)
-        raw = json.loads(text)
-        return settings.replace(**{k: v for k, v in SAVED_BEFORE.items() if k not in raw})
+            return cls.from_json(f.read(), missing=SAVED_BEFORE)
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(Settings)}

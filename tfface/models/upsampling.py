@@ -73,7 +73,7 @@ def _phase_windows(kernel_size):
 PHASES_FROM_CHANNELS = 128
 
 
-def phases_pay(upsampled_channels, filters):
+def phases_pay(upsampled_channels):
     """Whether the phase convolution is faster than upsampling then convolving, on a CPU, for this many
     upsampled input channels: it saves multiply-adds in proportion to the input channels but adds fixed
     costs (building the phase kernel, cutting and interleaving the four phases), so it pays from
@@ -117,7 +117,7 @@ class UpsamplingConv2D(layers.Layer):
         k = self.kernel_size
         self.kernel = self.add_weight(name="kernel", shape=(k, k, channels, self.filters), initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer) if self.use_bias else None
-        self.use_phases = phases_pay(self.upsampled_channels, self.filters) if self.phases is None else bool(self.phases)
+        self.use_phases = phases_pay(self.upsampled_channels) if self.phases is None else bool(self.phases)
 
     def phase_kernel(self, kernel):
         """[m, m, C, 4 F]: the four phases' kernels over their windows, in depth_to_space's (a, b) order."""
