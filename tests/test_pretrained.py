@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -11,6 +12,9 @@ from PIL import Image
 
 from tests.training.cli import ROOT, TINY, run
 from tfface import pretrained
+from tfface.errors import UsageError
+from tfface.evaluation.evaluate import evaluate, output_dir
+from tfface.evaluation.residual import registry_scores
 from tfface.pretrained import building
 
 skimage = pytest.importorskip("skimage.data")
@@ -106,6 +110,39 @@ def test_chained_edits_add_each_residual_in_turn_and_touch_only_the_face(bundle_
     assert changed[y0:y1, x0:x1].sum() > 200
     changed[y0:y1, x0:x1] = False
     assert not changed.any(), "pixels outside the face region changed"
+
+
+def test_a_recommended_strength_scales_the_bundled_edits_and_brings_its_val_scores(bundle_dir, tmp_path):
+    d = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, d)
+    rd = str(bundle_dir.parent / "run")
+    with pytest.raises(UsageError, match=r"no evaluation of step 6 at strength 0.5: run tfface evaluate --run_dir .* "
+                                         r"--strength 0.5"):
+        building.recommend("glasses", rd, {"add": 0.5}, str(d))
+    scores = {}
+    for s, n in ((1.0, 6), (0.5, 4)):  # told apart by their image counts
+        evaluate(rd, images=n, strength=s, say=lambda m: None)
+        with open(os.path.join(output_dir(rd, s), "metrics.json")) as f:
+            scores[s] = registry_scores(json.load(f))
+    entry = building.bundle(rd, "glasses", recipe="tiny", directory=str(d), variants=("float16",), report_images=4,
+                            say=lambda m: None, strength={"add": 0.5})
+    assert entry["strength"] == {"add": 0.5, "remove": 1.0} and pretrained.find("glasses", str(d)) == entry
+    assert entry["val"]["images"] == {"add": 4, "remove": 6}
+    assert entry["val"]["add"] == scores[0.5]["add"] and entry["val"]["remove"] == scores[1.0]["remove"]
+    assert "(at strength 0.5)" in cli(d, "pretrained").stdout
+    # tfface edit applies it: --strength 1 adds half the residual, as the raw TFLite model at strength 0.5.
+    photo = skimage.astronaut()
+    src, out = tmp_path / "astronaut.png", tmp_path / "out.png"
+    Image.fromarray(photo).save(src)
+    proc = cli(d, "edit", "--input", str(src), "--output", str(out), "--add", "Eyeglasses", "--strength", "40")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    raw = TFLiteEditor(str(d / "glasses" / "float16.tflite"), "add")
+    want, _ = edit_photo(photo, raw, strength=20.0)
+    assert np.array_equal(np.asarray(Image.open(out)), want)
+    assert not np.array_equal(want, edit_photo(photo, raw, strength=40.0)[0])
+    keras = building.keras_editors(entry, str(d))["add"]
+    face = np.random.default_rng(4).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    assert np.max(np.abs(keras.residual(face, 2.0) - raw.residual(face, 1.0))) < 1e-4
 
 
 def test_edit_names_what_is_bundled_when_an_attribute_is_not(bundle_dir, tmp_path):

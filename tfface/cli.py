@@ -146,6 +146,9 @@ def cmd_export(args):
                              f"{os.path.join(pretrained.root(), entry['name'])}; export --formats=saved_model")
         target = export_trained(building.load(entry), args.out, ("saved_model",), args.version, args.overwrite,
                                 args.model_name or entry["name"], args.tflite_variants, args.report_images, say=say)
+        if entry.get("strength"):  # the signatures take the raw scale
+            print("its recommended strength (the scale its val scores were measured at; pass it as the signatures' "
+                  "strength input): " + ", ".join(f"{d} {pretrained.recommended_strength(entry, d):g}" for d in DIRECTIONS))
     print(f"exported: {target}")
 
 
@@ -170,6 +173,9 @@ def cmd_pretrained(args):
                                                                ("region_energy", "region")) if m.get(key) is not None]
             if shown:
                 scores.append(f"{d}: " + " ".join(shown))
+            s = pretrained.recommended_strength(e, d)
+            if shown and s != 1.0:
+                scores[-1] += f" (at strength {s:g})"
         print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  "
               + "  ".join(scores))
     for e in pretrained.iterative_entries():
@@ -218,7 +224,7 @@ def _editors(args):
         entry = pretrained.find(name)
         lite = pretrained.tflite_file(entry, "float16")
         if lite and litert.available():
-            chain.append(photo.TFLiteEditor(lite, direction))
+            chain.append(photo.TFLiteEditor(lite, direction, pretrained.recommended_strength(entry, direction)))
             continue
         _tensorflow()
         from tfface.pretrained import building
@@ -411,7 +417,8 @@ def build_parser():
     p.add_argument("--output", required=True, help="edited photo (.jpg, .png, .webp, .bmp or .tiff)")
     p.add_argument("--direction", default="add", choices=DIRECTIONS, help=_help("with --model: add or remove the attribute", "add"))
     p.add_argument("--strength", type=float, default=1.0,
-                   help=_help("residual scale of every edit (0 = no change, 1 = as trained)", 1.0))
+                   help=_help("residual scale of every edit (0 = no change, 1 = as trained; a bundled editor's 1 is "
+                              "its recommended strength, shown by tfface pretrained)", 1.0))
     p.add_argument("--all_faces", action="store_true",
                    help=_help("edit every face, not only the most confident one (dlib's detector score)", "off"))
     p.add_argument("--overwrite", action="store_true", help=_help("replace an existing output file", "off"))

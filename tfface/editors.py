@@ -36,15 +36,16 @@ class SavedModelEditor:
 
 
 class KerasEditor:
-    """A residual editor's Keras generator (a bundled editor, or a trained run): G(x) - x on one face crop."""
+    """A residual editor's Keras generator (a bundled editor, or a trained run): G(x) - x on one face crop.
+    ``scale`` multiplies every strength (a bundled editor's recommended strength)."""
 
-    def __init__(self, generator, size):
-        self.generator, self.size = generator, int(size)
+    def __init__(self, generator, size, scale=1.0):
+        self.generator, self.size, self.scale = generator, int(size), float(scale)
         self._call = tf.function(lambda x: generator(x, training=False))
 
     def residual(self, face01, strength):
         x = tf.constant(face01[None] * 2.0 - 1.0, tf.float32)
-        return strength * ((self._call(x) - x).numpy()[0] / 2.0)  # [-1, 1] units -> [0, 1]
+        return strength * self.scale * ((self._call(x) - x).numpy()[0] / 2.0)  # [-1, 1] units -> [0, 1]
 
 
 class IterativeEditor:

@@ -43,16 +43,19 @@ class NoFaceError(DataError):
 
 # -- models -----------------------------------------------------------------------------
 class TFLiteEditor:
-    """An exported residual editor's .tflite model (the bundled editors ship float16 ones): no TensorFlow."""
+    """An exported residual editor's .tflite model (the bundled editors ship float16 ones): no TensorFlow.
+    ``scale`` multiplies every strength (a bundled editor's recommended strength)."""
 
-    def __init__(self, path, direction="add"):
+    def __init__(self, path, direction="add", scale=1.0):
         try:
             self.runner = Runner(path, f"{direction}_tensor")
         except ValueError as e:
             raise UsageError(f"{path}: {e}") from None
         self.size = int(self.runner.input_shape("images")[1])
+        self.scale = float(scale)
 
     def residual(self, face01, strength):
+        strength = strength * self.scale
         out = self.runner(images=face01[None], strength=np.array([strength], np.float32))
         return strength * np.asarray(out["residual"])[0]  # the signature's residual is unscaled
 

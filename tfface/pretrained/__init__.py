@@ -16,7 +16,11 @@ An iterative GAN (the registry's ``"iterative"`` list) has ``networks.weights.np
 (D and C encode a face, G rebuilds it), and TFLite signatures ``transform_tensor`` and ``recognize_tensor``.
 
 Registry entries: name, attribute (an iterative GAN: its attributes), image size, recipe, training steps and
-seconds on this project's 2-core CPU, and the val-split measures of ``tfface evaluate``.  The editors are trained on CelebA, whose
+seconds on this project's 2-core CPU, and the val-split measures of ``tfface evaluate``.  A residual editor's
+``strength`` ({"add": s, "remove": s}, 1 when absent) is the scale of its residual that was chosen on val and at
+which its val measures were taken: x + s * (G(x) - x).  The bundled editor applies it, so ``--strength 1`` (and
+the demo's slider at 1) is the editor as scored; the exported SavedModel and TFLite files take the raw scale as
+their ``strength`` input.  The editors are trained on CelebA, whose
 licence allows non-commercial research use only: see LICENSE.md here.  ``TFFACE_PRETRAINED=DIR`` points
 at another directory of the same layout (your own bundle).
 
@@ -113,6 +117,12 @@ def add_entry(entry, directory=None):
     if not registry["iterative"]:
         del registry["iterative"]
     files.write_json(os.path.join(directory, REGISTRY), registry)
+
+
+def recommended_strength(entry, direction):
+    """The scale of an editor's residual in ``direction`` at which its val scores were measured (1 when the
+    registry gives none)."""
+    return float((entry.get("strength") or {}).get(direction, 1.0))
 
 
 def tflite_file(entry, variant="float16", directory=None):

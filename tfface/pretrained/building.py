@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -12,10 +13,13 @@ import numpy as np
 
 from tfface import files, recipes
 from tfface.editors import KerasEditor
+from tfface.errors import UsageError
+from tfface.evaluation.evaluate import output_dir
+from tfface.evaluation.residual import registry_scores
 from tfface.export.exporter import export_trained, tree_size
 from tfface.methods import TrainedRun, get, load_run
-from tfface.pretrained import SETTINGS, add_entry, root
-from tfface.settings import Settings, SettingsError
+from tfface.pretrained import SETTINGS, add_entry, find, recommended_strength, root
+from tfface.settings import DIRECTIONS, Settings, SettingsError
 from tfface.training import distribution
 from tfface.training.run import RunDirectory
 
@@ -37,10 +41,11 @@ def load(entry, directory=None) -> TrainedRun:
 
 
 def keras_editors(entry, directory=None):
-    """{"add": editor, "remove": editor}: a bundled editor's two generators as Keras editors."""
+    """{"add": editor, "remove": editor}: a bundled editor's two generators as Keras editors, each at its
+    recommended strength."""
     run = load(entry, directory)
     size = run.settings.image_size
-    return {"add": KerasEditor(run.model.g0, size), "remove": KerasEditor(run.model.g1, size)}
+    return {d: KerasEditor(g, size, recommended_strength(entry, d)) for d, g in zip(DIRECTIONS, (run.model.g0, run.model.g1))}
 
 
 def save_networks(networks, path):
@@ -55,11 +60,13 @@ def save_networks(networks, path):
 TFLITE_VARIANTS = ("float16", "int8")
 
 
-def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print):
+def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS, report_images=32, say=print,
+           strength=None):
     """Add a trained run to a bundle directory as ``name``: its settings, float16 networks
     (the method's ``bundled_networks``), TFLite variants, its judged progress (progress.jsonl, when trained with
     --judge_every) and a registry entry with the run's training time and its evaluation's val scores
-    (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  Returns the entry."""
+    (``<run_dir>/eval/metrics.json``, from ``tfface evaluate``).  ``strength``: a residual editor's recommended
+    strengths {direction: s} (:func:`recommend`).  Returns the entry."""
     directory = directory or root()
     run = load_run(run_dir, say=say)
     rd = RunDirectory(run_dir)
@@ -87,6 +94,32 @@ def bundle(run_dir, name, recipe=None, directory=None, variants=TFLITE_VARIANTS,
     err = float(np.max(np.abs(run.method.bundle_probe(run, probe) - run.method.bundle_probe(reloaded, probe))))
     say(f"bundled {name}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at most "
         f"{err:.4f} (in [-1, 1])")
+    return recommend(name, run_dir, strength, directory) if strength else entry
+
+
+def recommend(name, run_dir, strength, directory=None):
+    """Give the bundled residual editor ``name``, bundled from ``run_dir``, recommended strengths
+    {direction: s}: the scale its edits are applied at (:func:`tfface.pretrained.recommended_strength`).  Each
+    such direction's val scores come from the run's evaluation at that strength (``tfface evaluate --run_dir
+    RUN --strength s``, of the bundled step); UsageError when it is missing.  Returns the new entry."""
+    entry = find(name, directory)
+    unknown = set(strength) - set(DIRECTIONS)
+    if unknown:
+        raise UsageError(f"strengths are given per direction (add, remove), not {sorted(unknown)}")
+    val = {**(entry.get("val") or {})}
+    val["images"] = {**(val.get("images") or {})}
+    for d, s in strength.items():
+        if not (math.isfinite(s) and s > 0):
+            raise UsageError(f"a recommended strength is a finite number above 0, got {s}")
+        m = _evaluation(RunDirectory(run_dir), s)
+        if m is None or m.get("step") != entry["steps"]:
+            raise UsageError(f"{run_dir} has no evaluation of step {entry['steps']} at strength {s:g}: run tfface "
+                             f"evaluate --run_dir {run_dir} --strength {s:g}")
+        scores = registry_scores(m)
+        val[d], val["images"][d] = scores[d], scores["images"][d]
+    entry = {**entry, "strength": {d: float(strength.get(d, recommended_strength(entry, d))) for d in DIRECTIONS},
+             "val": val}
+    add_entry(entry, directory)
     return entry
 
 
@@ -107,9 +140,9 @@ def _clock_seconds(rd, step):
     return round(seconds, 1) if seconds else None
 
 
-def _evaluation(rd):
-    """The run's last ``tfface evaluate`` metrics, or None."""
-    path = os.path.join(rd.path, "eval", "metrics.json")
+def _evaluation(rd, strength=1.0):
+    """The run's last ``tfface evaluate`` metrics (at ``strength``), or None."""
+    path = os.path.join(output_dir(rd.path, strength), "metrics.json")
     if not os.path.isfile(path):
         return None
     with open(path) as f:
