@@ -71,6 +71,15 @@ def test_python_dash_m_tfface_is_the_command():
     assert p.returncode == 0 and "--set NAME=0|1" in p.stdout
 
 
+def test_output_piped_into_a_reader_that_stops_ends_quietly():
+    """``tfface pretrained | head -1``: the reader closes the pipe before the listing is written."""
+    p = subprocess.Popen([sys.executable, "-m", "tfface", "pretrained"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         cwd=ROOT)
+    p.stdout.close()  # before the command has imported anything, so its writes find the pipe closed
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141 and err == ""
+
+
 @pytest.mark.parametrize("argv,code,message", [
     (["train", "--bogus=1"], 2, "tfface train: error: unrecognized arguments: --bogus=1"),
     (["train", "--image_size=30"], 2, "tfface train: error: --image_size must be a multiple of 16"),

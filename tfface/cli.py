@@ -371,7 +371,8 @@ def cmd_judge(args):
 def build_parser():
     top = _Parser(prog="tfface", description="Face attribute manipulation: residual-image GANs and iterative GANs.",
                   epilog="Exit codes: 0 done, 1 data or file error, 2 bad flags or settings, 3 training diverged, "
-                         "130 interrupted.  `tfface COMMAND --help` lists a command's flags.")
+                         "4 a worker lost, 130 interrupted, 141 the output's reader went away, 143 terminated.  `tfface COMMAND --help` "
+                         "lists a command's flags.")
     sub = top.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=_Parser)
 
     p = sub.add_parser("train", help="train (or resume) an attribute editor",
@@ -565,9 +566,15 @@ def _main(argv, prog, holder):
         if extra:
             raise ParseError(f"unrecognized arguments: {' '.join(extra)}", name)
         args.run(args)
+        sys.stdout.flush()  # a closed pipe fails here, inside the try, not at the interpreter's exit
         return errors.EXIT_OK
     except SystemExit as e:  # --help
         return e.code
+    except BrokenPipeError:
+        # The reader stopped reading (``| head``): nothing to report to it.  Point stdout at /dev/null so the
+        # interpreter's own last flush does not fail again, and exit as a process ended by SIGPIPE does.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return errors.EXIT_BROKEN_PIPE
     except Exception as e:  # noqa: BLE001 - the one place errors become exit codes
         if os.environ.get("TFFACE_DEBUG"):
             raise

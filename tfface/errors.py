@@ -11,6 +11,7 @@ line, no traceback) and exits with the code of the error:
 3     training diverged (a loss became NaN/Inf; the last good checkpoint is kept)
 4     a worker of a multi-worker run was lost (the others stop; restart all to resume)
 130   interrupted (Ctrl-C, SIGINT)
+141   the output's reader went away (``tfface pretrained | head -1``), quietly, as a shell's SIGPIPE
 143   terminated (SIGTERM, e.g. a scheduler's preemption)
 ====  ===========================================================
 
@@ -26,6 +27,7 @@ EXIT_DIVERGED = 3
 EXIT_WORKER_LOST = 4
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of the output went away (``tfface pretrained | head -1``)
 
 
 class TffaceError(Exception):
