@@ -108,10 +108,11 @@ def recommend(name, run_dir, strength, directory=None):
         raise UsageError(f"strengths are given per direction (add, remove), not {sorted(unknown)}")
     val = {**(entry.get("val") or {})}
     val["images"] = {**(val.get("images") or {})}
+    rd = RunDirectory(run_dir)
     for d, s in strength.items():
         if not (math.isfinite(s) and s > 0):
             raise UsageError(f"a recommended strength is a finite number above 0, got {s}")
-        m = _evaluation(RunDirectory(run_dir), s)
+        m = _evaluation(rd, s)
         if m is None or m.get("step") != entry["steps"]:
             raise UsageError(f"{run_dir} has no evaluation of step {entry['steps']} at strength {s:g}: run tfface "
                              f"evaluate --run_dir {run_dir} --strength {s:g}")
