@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from tfface.data.celeba import ATTRIBUTES as CELEBA_ATTRIBUTES
 from tfface.data.spec import DataSpec, parse_data_flag
 from tfface.errors import UsageError
+from tfface.evaluation.regions import REGION_OF
 
 METHODS = ("residual", "iterative")
 STRATEGIES = ("default", "mirrored", "multiworker")
@@ -106,6 +107,11 @@ class Settings:
     alpha: typing.Optional[float] = setting(None, "residual sparsity weight (default: 5e-4 for local attributes, "
                                             "1e-6 for global ones)", "residual", minimum=0)
     beta: typing.Optional[float] = setting(None, "perceptual loss weight (default: 0.1 * alpha)", "residual", minimum=0)
+    outside_weight: float = setting(1.0, "weight of the residual sparsity loss outside a local attribute's face "
+                                    "region (eyes for Eyeglasses, mouth for Smiling and Mouth_Slightly_Open; "
+                                    "boxes placed by the aligned CelebA framing), relative to inside it: above 1 "
+                                    "keeps the edit inside the region; 1 = the paper's uniform L1", "residual",
+                                    minimum=1)
     residual: bool = setting(True, "generators output a residual image; --no_residual is the §6.2 ablation "
                              "(they output the whole image)", "residual", defines_model=True)
     dual: bool = setting(True, "dual learning G1(G0(x0)), G0(G1(x1)); --no_dual is the §6.2 ablation", "residual",
@@ -210,6 +216,9 @@ class Settings:
             need(self.batch_size % self.replicas == 0,
                  f"--batch_size ({self.batch_size}) must be divisible by --replicas ({self.replicas}) under --strategy=mirrored")
         self.data_spec  # noqa: B018  (parses --data, or raises)
+        if self.outside_weight != 1:
+            need(self.attribute in REGION_OF, f"--outside_weight needs a local attribute "
+                 f"({', '.join(REGION_OF)}); {self.attribute} has no face region")
         if self.labels:
             names = self.label_names
             need(self.data_spec.kind == "celeba", f"--labels selects CelebA attributes; --data={self.data} has "

@@ -18,6 +18,14 @@ def test_boxes_hold_their_landmarks_and_not_the_others():
     assert regions.masks("Male", points, 64) is None
 
 
+def test_sparsity_weights_are_one_in_the_template_region_and_the_outside_weight_elsewhere():
+    w = regions.sparsity_weights("Smiling", 64, 4.0)
+    m = regions.masks("Smiling", regions.template_points(1, 64), 64)[0]
+    assert w.shape == (64, 64, 1) and w.dtype == np.float32
+    assert (w[m] == 1).all() and (w[~m] == 4).all() and m.any()
+    assert regions.sparsity_weights("Male", 64, 4.0) is None
+
+
 def test_energy_share_is_one_inside_and_the_area_share_when_spread_evenly():
     points = regions.template_points(2, 32)
     m = regions.masks("Eyeglasses", points, 32)

@@ -11,6 +11,16 @@ def test_eq3_residual_sparsity_is_l1_sum_per_example():
     np.testing.assert_allclose(L.residual_sparsity_loss(r), [0.75, 4.0], rtol=1e-6)
 
 
+def test_eq3_weighted_by_a_map_counts_each_pixel_by_its_weight():
+    r = np.zeros((2, 4, 4, 3), np.float32)
+    r[0, 0, 0] = [1.0, -1.0, 0.0]  # outside (weight 5)
+    r[1, 2, 2, 0] = -3.0  # inside (weight 1)
+    w = np.full((4, 4, 1), 5.0, np.float32)
+    w[1:3, 1:3] = 1.0
+    np.testing.assert_allclose(L.residual_sparsity_loss(r, w), [10.0, 3.0], rtol=1e-6)
+    np.testing.assert_allclose(L.residual_sparsity_loss(r, None), [2.0, 3.0], rtol=1e-6)
+
+
 def test_eq4_classification_is_softmax_cross_entropy():
     logits = np.log(np.array([[1.0, 2.0, 3.0], [4.0, 4.0, 2.0]], np.float32))  # p = [1/6, 2/6, 3/6], [.4, .4, .2]
     got = L.classification_loss(logits, np.array([2, 0]))

@@ -48,6 +48,16 @@ def masks(attribute, points5, size):
     return inside_y[:, :, None] & inside_x[:, None, :]
 
 
+def sparsity_weights(attribute, size, outside_weight):
+    """Per-pixel weights [S, S, 1] of the residual's L1 (``--outside_weight``): 1 inside the attribute's
+    region in the training framing (the template's box), ``outside_weight`` elsewhere; None for an attribute
+    without a region."""
+    m = masks(attribute, template_points(1, size), size)
+    if m is None:
+        return None
+    return np.where(m[0], 1.0, float(outside_weight)).astype(np.float32)[:, :, None]
+
+
 def energy_shares(inputs, outputs, region_masks):
     """Per image: share of sum(r^2) inside the mask (NaN where the residual is zero)."""
     r = np.asarray(outputs, np.float64) - np.asarray(inputs, np.float64)

@@ -39,9 +39,18 @@ def _per_example_sum(x):
     return ops.sum(ops.reshape(x, (ops.shape(x)[0], -1)), axis=1)
 
 
-def residual_sparsity_loss(residual):
-    """Eq. 3, l_pix(r) = ||r||_1: L1 norm of the residual image, summed per example."""
-    return _per_example_sum(ops.abs(ops.cast(residual, "float32")))
+def residual_sparsity_loss(residual, weights=None):
+    """Eq. 3, l_pix(r) = ||r||_1: L1 norm of the residual image, summed per example.
+
+    ``weights`` (not in the paper; ``--outside_weight``): a per-pixel map [H, W, 1] multiplying |r| before
+    the sum, e.g. 1 inside a local attribute's face region and more outside it.  The paper counts on the
+    uniform L1 alone to keep a local edit local (§3.2); the weighted sum says where "local" is.  None is
+    the paper's uniform norm.
+    """
+    magnitude = ops.abs(ops.cast(residual, "float32"))
+    if weights is not None:
+        magnitude = magnitude * weights
+    return _per_example_sum(magnitude)
 
 
 def classification_loss(logits, labels):

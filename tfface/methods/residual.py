@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from tfface.data.sources import load_domains
+from tfface.evaluation import regions
 from tfface.evaluation import residual as measures
 from tfface.export import saved_model
 from tfface.inference import DIRECTIONS, ResidualEditor
@@ -48,7 +49,9 @@ class ResidualMethod(Method):
 
     def loss_arguments(self, s):
         return {"alpha": s.alpha, "beta": s.beta, "diffaugment": s.diffaugment, "r1_gamma": s.r1_gamma,
-                "real_class_weight": s.real_class_weight, "diffaugment_colour": s.diffaugment_colour}
+                "real_class_weight": s.real_class_weight, "diffaugment_colour": s.diffaugment_colour,
+                "sparsity_weights": None if s.outside_weight == 1 else
+                regions.sparsity_weights(s.attribute, s.image_size, s.outside_weight)}
 
     def phases(self, s):
         """One phase: the paper trains G0, G1 and D together "without any staging" (§5)."""

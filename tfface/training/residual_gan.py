@@ -55,7 +55,7 @@ class ResidualGAN(GANModel):
         self.built = True  # the sub-networks are functional models, built on creation
 
     def compile(self, g_optimizer, d_optimizer, alpha=LOCAL_ALPHA, beta=None, diffaugment=False, r1_gamma=0.0,
-                real_class_weight=0.0, diffaugment_colour=True, **kwargs):
+                real_class_weight=0.0, diffaugment_colour=True, sparsity_weights=None, **kwargs):
         self.r1_gamma, self.real_class_weight = float(r1_gamma), float(real_class_weight)
         if self.r1_gamma:
             self.metric_names = type(self).metric_names + ("d_r1",)
@@ -63,6 +63,8 @@ class ResidualGAN(GANModel):
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
         self.diffaugment, self.diffaugment_colour = bool(diffaugment), bool(diffaugment_colour)
+        # --outside_weight: a per-pixel weight map [S, S, 1] of eq. 3's L1 (None: the paper's uniform norm).
+        self.sparsity_weights = None if sparsity_weights is None else ops.convert_to_tensor(sparsity_weights, "float32")
 
     def d_view(self, images, groups, stream):
         """D on ``groups`` image sets stacked along the batch: augmented first with ``--diffaugment`` (the
@@ -127,7 +129,8 @@ class ResidualGAN(GANModel):
             ft = ops.split(features, len(images), axis=0)
             adv = L.adversarial_loss(lg[0], L.POSITIVE) + L.adversarial_loss(lg[1], L.NEGATIVE)
             dual = (L.dual_loss(lg[4], L.NEGATIVE) + L.dual_loss(lg[5], L.POSITIVE)) if self.dual else ops.zeros_like(adv)
-            pix = L.residual_sparsity_loss(x0_gen - x0) + L.residual_sparsity_loss(x1_gen - x1)
+            w = self.sparsity_weights
+            pix = L.residual_sparsity_loss(x0_gen - x0, w) + L.residual_sparsity_loss(x1_gen - x1, w)
             per = L.perceptual_loss(ft[2], ft[0]) + L.perceptual_loss(ft[3], ft[1])
             g_per_example = L.generator_loss(adv, dual, pix, per, self.alpha, self.beta)
             g_loss = distribution.global_mean(g_per_example)
