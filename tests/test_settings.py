@@ -27,6 +27,8 @@ from tfface.training.residual_gan import ResidualGAN
     (dict(labels="Smiling"), "--labels applies to --method=iterative only"),
     (dict(attribute="Male", outside_weight=4.0), "--outside_weight needs a local attribute (Eyeglasses, Smiling, "),
     (dict(outside_weight=0.5), "--outside_weight must be >= 1, got 0.5"),
+    (dict(attribute="Male", remove_outside_weight=2.0), "--remove_outside_weight needs a local attribute"),
+    (dict(remove_outside_weight=0.0), "--remove_outside_weight must be >= 1, got 0.0"),
     (dict(method="iterative", labels="Smiling"), "--labels selects CelebA attributes; --data=synthetic has a fixed"),
     (dict(method="iterative", data="celeba:/c", labels="Smiling, Glasses"), "unknown CelebA attribute(s) Glasses"),
     (dict(method="iterative", data="celeba:/c", labels="Smiling,Male,Smiling"), "names an attribute twice"),

@@ -112,6 +112,10 @@ class Settings:
                                     "boxes placed by the aligned CelebA framing), relative to inside it: above 1 "
                                     "keeps the edit inside the region; 1 = the paper's uniform L1", "residual",
                                     minimum=1)
+    remove_outside_weight: typing.Optional[float] = setting(None, "--outside_weight for the removing generator "
+                                                            "G1 alone (default: --outside_weight): closing a "
+                                                            "mouth moves the chin, outside the mouth's region",
+                                                            "residual", minimum=1)
     residual: bool = setting(True, "generators output a residual image; --no_residual is the §6.2 ablation "
                              "(they output the whole image)", "residual", defines_model=True)
     dual: bool = setting(True, "dual learning G1(G0(x0)), G0(G1(x1)); --no_dual is the §6.2 ablation", "residual",
@@ -216,9 +220,11 @@ class Settings:
             need(self.batch_size % self.replicas == 0,
                  f"--batch_size ({self.batch_size}) must be divisible by --replicas ({self.replicas}) under --strategy=mirrored")
         self.data_spec  # noqa: B018  (parses --data, or raises)
-        if self.outside_weight != 1:
-            need(self.attribute in REGION_OF, f"--outside_weight needs a local attribute "
-                 f"({', '.join(REGION_OF)}); {self.attribute} has no face region")
+        for flag, weight in (("outside_weight", self.outside_weight), ("remove_outside_weight",
+                                                                        self.remove_outside_weight)):
+            if weight not in (None, 1):
+                need(self.attribute in REGION_OF, f"--{flag} needs a local attribute "
+                     f"({', '.join(REGION_OF)}); {self.attribute} has no face region")
         if self.labels:
             names = self.label_names
             need(self.data_spec.kind == "celeba", f"--labels selects CelebA attributes; --data={self.data} has "

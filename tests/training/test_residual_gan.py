@@ -181,3 +181,28 @@ def test_real_class_weight_adds_the_real_images_term_to_d_loss():
         d_loss[weight] = float(logs["d_loss"])
     assert extra[0.0] == extra[3.0] and extra[0.0] > 0.1
     np.testing.assert_allclose(d_loss[3.0] - d_loss[0.0], 3.0 * extra[0.0], rtol=1e-3)
+
+
+def test_outside_weights_count_each_generators_residual_by_its_own_map():
+    """--outside_weight K --remove_outside_weight K1: G0's residual (adding) is weighted by K's map and
+    G1's (removing) by K1's; eq. 3's term of the first step is sum w0 |G0(x0) - x0| + sum w1 |G1(x1) - x1|."""
+    rng = np.random.default_rng(0)
+    x0, x1 = (rng.uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32) for _ in range(2))
+    s = Settings(attribute="Smiling", image_size=32, outside_weight=4.0, remove_outside_weight=1.0)
+    maps = ResidualMethod().loss_arguments(s)["sparsity_weights"]
+    assert maps[1] is None and maps[0].shape == (32, 32, 1) and set(np.unique(maps[0])) == {1.0, 4.0}
+    assert ResidualMethod().loss_arguments(s.replace(remove_outside_weight=None))["sparsity_weights"][1] is not None
+    pix = {}
+    for weights in (maps, (None, None), (None, maps[0])):
+        keras.utils.set_random_seed(0)
+        m = ResidualGAN(32, 0.125, residual_init="normal")
+        m.compile(keras.optimizers.Adam(), keras.optimizers.Adam(), sparsity_weights=weights)
+        m.build_optimizers()
+        r0 = np.abs(m.g0(x0, training=True).numpy() - x0)  # the step's generators before their update
+        r1 = np.abs(m.g1(x1, training=True).numpy() - x1)
+        pix[weights[0] is None, weights[1] is None] = float(tf.function(m.train_step)((x0, x1))["g_pix"])
+    outside = (maps[0] == 4.0)[None]
+    extra = 3 * (np.where(outside, r0, 0).sum() / 4), 3 * (np.where(outside, r1, 0).sum() / 4)
+    assert min(extra) > 0.1 * pix[True, True]
+    np.testing.assert_allclose(pix[False, True] - pix[True, True], extra[0], rtol=1e-3)
+    np.testing.assert_allclose(pix[True, False] - pix[True, True], extra[1], rtol=1e-3)

@@ -48,10 +48,11 @@ class ResidualMethod(Method):
                             test_only=test_only)
 
     def loss_arguments(self, s):
+        remove_k = s.outside_weight if s.remove_outside_weight is None else s.remove_outside_weight
         return {"alpha": s.alpha, "beta": s.beta, "diffaugment": s.diffaugment, "r1_gamma": s.r1_gamma,
                 "real_class_weight": s.real_class_weight, "diffaugment_colour": s.diffaugment_colour,
-                "sparsity_weights": None if s.outside_weight == 1 else
-                regions.sparsity_weights(s.attribute, s.image_size, s.outside_weight)}
+                "sparsity_weights": tuple(None if k == 1 else regions.sparsity_weights(s.attribute, s.image_size, k)
+                                          for k in (s.outside_weight, remove_k))}
 
     def phases(self, s):
         """One phase: the paper trains G0, G1 and D together "without any staging" (§5)."""

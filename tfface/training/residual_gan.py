@@ -63,8 +63,13 @@ class ResidualGAN(GANModel):
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
         self.diffaugment, self.diffaugment_colour = bool(diffaugment), bool(diffaugment_colour)
-        # --outside_weight: a per-pixel weight map [S, S, 1] of eq. 3's L1 (None: the paper's uniform norm).
-        self.sparsity_weights = None if sparsity_weights is None else ops.convert_to_tensor(sparsity_weights, "float32")
+        # --outside_weight: per-pixel weight maps [S, S, 1] of eq. 3's L1, one for G0's residual (adding) and
+        # one for G1's (removing; --remove_outside_weight); a single map serves both, None is the paper's
+        # uniform norm.
+        if not isinstance(sparsity_weights, (tuple, list)):
+            sparsity_weights = (sparsity_weights, sparsity_weights)
+        self.sparsity_weights = tuple(None if w is None else ops.convert_to_tensor(w, "float32")
+                                      for w in sparsity_weights)
 
     def d_view(self, images, groups, stream):
         """D on ``groups`` image sets stacked along the batch: augmented first with ``--diffaugment`` (the
@@ -129,8 +134,8 @@ class ResidualGAN(GANModel):
             ft = ops.split(features, len(images), axis=0)
             adv = L.adversarial_loss(lg[0], L.POSITIVE) + L.adversarial_loss(lg[1], L.NEGATIVE)
             dual = (L.dual_loss(lg[4], L.NEGATIVE) + L.dual_loss(lg[5], L.POSITIVE)) if self.dual else ops.zeros_like(adv)
-            w = self.sparsity_weights
-            pix = L.residual_sparsity_loss(x0_gen - x0, w) + L.residual_sparsity_loss(x1_gen - x1, w)
+            w0, w1 = self.sparsity_weights
+            pix = L.residual_sparsity_loss(x0_gen - x0, w0) + L.residual_sparsity_loss(x1_gen - x1, w1)
             per = L.perceptual_loss(ft[2], ft[0]) + L.perceptual_loss(ft[3], ft[1])
             g_per_example = L.generator_loss(adv, dual, pix, per, self.alpha, self.beta)
             g_loss = distribution.global_mean(g_per_example)
