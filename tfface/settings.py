@@ -113,8 +113,8 @@ class Settings:
                                     "keeps the edit inside the region; 1 = the paper's uniform L1", "residual",
                                     minimum=1)
     remove_outside_weight: typing.Optional[float] = setting(None, "--outside_weight for the removing generator "
-                                                            "G1 alone (default: --outside_weight): closing a "
-                                                            "mouth moves the chin, outside the mouth's region",
+                                                            "G1 alone (default: --outside_weight), for edits "
+                                                            "whose two directions differ",
                                                             "residual", minimum=1)
     residual: bool = setting(True, "generators output a residual image; --no_residual is the §6.2 ablation "
                              "(they output the whole image)", "residual", defines_model=True)

@@ -63,13 +63,10 @@ class ResidualGAN(GANModel):
         self.alpha = float(alpha)
         self.beta = 0.1 * self.alpha if beta is None else float(beta)
         self.diffaugment, self.diffaugment_colour = bool(diffaugment), bool(diffaugment_colour)
-        # --outside_weight: per-pixel weight maps [S, S, 1] of eq. 3's L1, one for G0's residual (adding) and
-        # one for G1's (removing; --remove_outside_weight); a single map serves both, None is the paper's
-        # uniform norm.
-        if not isinstance(sparsity_weights, (tuple, list)):
-            sparsity_weights = (sparsity_weights, sparsity_weights)
+        # --outside_weight: a pair of per-pixel weight maps [S, S, 1] of eq. 3's L1, for G0's residual (adding)
+        # and G1's (removing; --remove_outside_weight); None, in the pair or for both, is the paper's uniform norm.
         self.sparsity_weights = tuple(None if w is None else ops.convert_to_tensor(w, "float32")
-                                      for w in sparsity_weights)
+                                      for w in sparsity_weights or (None, None))
 
     def d_view(self, images, groups, stream):
         """D on ``groups`` image sets stacked along the batch: augmented first with ``--diffaugment`` (the
