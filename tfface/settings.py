@@ -29,8 +29,9 @@ SPLITS = ("official", "random")
 Z_HEADS = ("shared", "hidden")
 G_UPSAMPLES = ("deconv", "resize")
 G_LAYERS = ("fused", "separate")
+G_PADDINGS = ("zeros", "reflect")  # = tfface.models.padding.PADDINGS
 # Settings added after runs were saved without them: the value such a run was made with.
-SAVED_BEFORE = {"g_layers": "separate"}
+SAVED_BEFORE = {"g_layers": "separate", "g_padding": "zeros"}
 Z_LOSSES = ("mean", "norm")
 LABEL_LOSSES = ("mean", "sum")
 
@@ -139,6 +140,10 @@ class Settings:
                             "the upsampled map); separate = upsampling, concatenation and convolution layers, the "
                             "layout of runs made before 2026-12-03 (a resumed run keeps its own)", "residual",
                             G_LAYERS, defines_model=True)
+    g_padding: str = setting("zeros", "how G's convolutions pad the image border: zeros (\"same\"; Table 1 does "
+                             "not say) or reflect (the map's reflection, as CycleGAN's generators do, so G cannot "
+                             "place an edit on the border itself; tfface/models/padding.py)", "residual", G_PADDINGS,
+                             defines_model=True)
     d_width: typing.Optional[float] = setting(None, "D's channel-width multiplier (default: --width); a stronger D "
                                               "than G", "residual", defines_model=True)
     d_norm: str = setting("spectral", "discriminator normalisation: spectral, or batch (Table 1 exactly)", "residual",

@@ -273,9 +273,11 @@ def test_iterative_export_signatures_in_a_fresh_process(tmp_path):
     assert report["tflite"]["float32"]["signatures"]["transform_tensor"]["max_abs_error"] < 1e-4
 
 
-def test_phase_convolution_blocks_export_and_convert_with_the_same_edit(tmp_path):
+@pytest.mark.parametrize("g_padding", ["zeros", "reflect"])
+def test_phase_convolution_blocks_export_and_convert_with_the_same_edit(tmp_path, g_padding):
     # The tiny runs above are too narrow for the phase path (tfface/models/upsampling.py): at width 1 both
-    # upsampling blocks take it, so this checks the SavedModel and its float32 and int8 TFLite versions.
+    # upsampling blocks take it, so this checks the SavedModel and its float32 and int8 TFLite versions,
+    # with G's borders padded by zeros or (--g_padding reflect) by their reflection.
     import tensorflow as tf
 
     from tfface.export import saved_model, tflite
@@ -285,7 +287,7 @@ def test_phase_convolution_blocks_export_and_convert_with_the_same_edit(tmp_path
     from tfface.settings import Settings
     from tfface.training.residual_gan import ResidualGAN
 
-    model = ResidualGAN(32, 1.0, g_skips=True)
+    model = ResidualGAN(32, 1.0, g_skips=True, g_padding=g_padding)
     rng = np.random.default_rng(0)
     for layer in model.g0.layers:  # trained-looking statistics and a non-zero residual layer
         if isinstance(layer, BatchNormalization):
@@ -294,7 +296,7 @@ def test_phase_convolution_blocks_export_and_convert_with_the_same_edit(tmp_path
         if layer.name == "output_conv":
             layer.set_weights([rng.normal(0, 0.05, w.shape).astype("float32") for w in layer.get_weights()])
     assert all(layer.use_phases for layer in model.g0.layers if isinstance(layer, UpsamplingConv2D))
-    settings = Settings(image_size=32, width=1.0, g_skips=True)
+    settings = Settings(image_size=32, width=1.0, g_skips=True, g_padding=g_padding)
     path = str(tmp_path / "sm")
     saved_model.write(saved_model.residual_archive(model, settings), path, {})
     x = np.stack([face(32, seed) for seed in range(4)]).astype(np.float32) / 255.0

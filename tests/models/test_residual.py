@@ -1,3 +1,4 @@
+import keras
 import numpy as np
 import pytest
 
@@ -73,3 +74,21 @@ def test_skips_feed_full_and_half_resolution_features_to_the_decoder():
     assert g(x).shape == x.shape
     zero = nets.transformation_network(32, width=0.25, skips=True, zero_residual=True)
     np.testing.assert_array_equal(zero(x).numpy(), x)  # still starts as the identity
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_reflect_padding_leaves_g_no_border_to_draw_on(fused):
+    # With zero padding the convolutions next to the border see a dark frame, so G's output on a flat grey
+    # image differs along the border (the bundled eyeglasses remover learnt a tinted top row that way); with
+    # its reflection every position sees the same, so the output is flat too.  Same weights either way.
+    # Width 1 so block 4 takes the phase path when fused.
+    keras.utils.set_random_seed(0)
+    x = np.full((1, 32, 32, 3), 0.3, np.float32)
+    zeros = nets.transformation_network(32, width=1.0, fused=fused)
+    reflect = nets.transformation_network(32, width=1.0, fused=fused, padding="reflect")
+    assert [w.shape for w in reflect.weights] == [w.shape for w in zeros.weights]
+    reflect.set_weights(zeros.get_weights())
+    spread = lambda g: float(np.ptp(g(x, training=False).numpy(), axis=(1, 2)).max())  # noqa: E731  over positions
+    assert spread(zeros) > 1e-3
+    assert spread(reflect) < 1e-6
+    assert "block1_pad" in [layer.name for layer in reflect.layers]

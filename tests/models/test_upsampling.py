@@ -27,10 +27,15 @@ def test_nearest_upsampling_gradient_is_the_sum_over_each_block():
 
 
 def _reference(layer, x, skip):
-    """UpSampling2D then Conv2D (after a concatenation with ``skip``) with ``layer``'s weights."""
+    """UpSampling2D then Conv2D (after a concatenation with ``skip``) with ``layer``'s weights; with reflect
+    padding, the concatenated map padded with its reflection (tf.pad) before a valid convolution."""
     up = keras.layers.UpSampling2D(2)(x)
     inputs = up if skip is None else tf.concat([up, skip], -1)
-    conv = keras.layers.Conv2D(layer.filters, layer.kernel_size, padding="same", use_bias=layer.use_bias)
+    padding = "same"
+    if layer.padding == "reflect":
+        p = layer.kernel_size // 2
+        inputs, padding = tf.pad(inputs, [[0, 0], [p, p], [p, p], [0, 0]], mode="REFLECT"), "valid"
+    conv = keras.layers.Conv2D(layer.filters, layer.kernel_size, padding=padding, use_bias=layer.use_bias)
     conv.build(inputs.shape)
     conv.set_weights(layer.get_weights())
     return conv, inputs
@@ -39,11 +44,16 @@ def _reference(layer, x, skip):
 @pytest.mark.parametrize("kernel_size", [3, 5])
 @pytest.mark.parametrize("with_skip", [False, True])
 @pytest.mark.parametrize("phases", [True, False])
-def test_same_values_and_gradients_as_upsampling_then_convolution(kernel_size, with_skip, phases):
+@pytest.mark.parametrize("padding", ["zeros", "reflect"])
+def test_same_values_and_gradients_as_upsampling_then_convolution(kernel_size, with_skip, phases, padding):
     rng = np.random.default_rng(kernel_size)
     x = tf.constant(rng.normal(size=(2, 5, 6, 4)).astype(np.float32))
     skip = tf.constant(rng.normal(size=(2, 10, 12, 3)).astype(np.float32)) if with_skip else None
-    layer = UpsamplingConv2D(7, kernel_size, phases=phases, bias_initializer="random_normal")
+    if padding == "reflect" and phases and kernel_size != 3:
+        with pytest.raises(ValueError, match="3 x 3 kernels only"):
+            UpsamplingConv2D(7, kernel_size, phases=phases, padding=padding)
+        return
+    layer = UpsamplingConv2D(7, kernel_size, phases=phases, bias_initializer="random_normal", padding=padding)
     inputs = x if skip is None else [x, skip]
     layer(inputs)
     assert layer.use_phases is phases

@@ -41,6 +41,7 @@ import keras
 from keras import layers
 
 from tfface.models.normalization import BatchNormalization
+from tfface.models.padding import ReflectionPadding2D
 from tfface.models.upsampling import NearestUpsampling2x, UpsamplingConv2D
 
 G_CHANNELS = (64, 128, 256, 128, 64)
@@ -63,25 +64,34 @@ def _bn(name, sync):
     )
 
 
-def _block(x, filters, kernel, strides, name, sync, upsample=False, skip=None, fused=True):
+def _conv(x, filters, kernel, strides, padding, **kwargs):
+    """A ``"same"``-sized convolution, its border padded with ``padding`` (zeros, or reflect: a
+    ``<name>_pad`` layer before a valid convolution, :mod:`tfface.models.padding`)."""
+    if padding == "zeros":
+        return layers.Conv2D(filters, kernel, strides, padding="same", **kwargs)(x)
+    x = ReflectionPadding2D(kernel, strides, name=kwargs["name"].replace("_conv", "") + "_pad")(x)
+    return layers.Conv2D(filters, kernel, strides, padding="valid", **kwargs)(x)
+
+
+def _block(x, filters, kernel, strides, name, sync, upsample=False, skip=None, fused=True, padding="zeros"):
     """conv -> batch norm -> leaky ReLU; with ``upsample``, nearest x2 before the convolution and ``skip``
     (if any) concatenated after the upsampled channels: one :class:`UpsamplingConv2D` when ``fused``, else
     the layers ``<name>_up``, ``<name>_skip`` and ``<name>_conv``."""
     conv_kwargs = dict(use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")
     if upsample and fused:
-        x = UpsamplingConv2D(filters, kernel, **conv_kwargs)(x if skip is None else [x, skip])
+        x = UpsamplingConv2D(filters, kernel, padding=padding, **conv_kwargs)(x if skip is None else [x, skip])
     else:
         if upsample:
             x = NearestUpsampling2x(name=f"{name}_up")(x)
             if skip is not None:
                 x = layers.Concatenate(name=f"{name}_skip")([x, skip])
-        x = layers.Conv2D(filters, kernel, strides, padding="same", **conv_kwargs)(x)
+        x = _conv(x, filters, kernel, strides, padding, **conv_kwargs)
     x = _bn(f"{name}_bn", sync)(x)
     return layers.LeakyReLU(0.2, name=name)(x)
 
 
 def transformation_network(image_size=128, width=1.0, residual=True, sync_batchnorm=False, zero_residual=False,
-                           skips=False, fused=True, name="G"):
+                           skips=False, fused=True, padding="zeros", name="G"):
     """G: image in [-1, 1] -> manipulated image (x + G(x) when ``residual``).
 
     ``zero_residual`` starts the output layer at zero, so G starts as the
@@ -97,19 +107,23 @@ def transformation_network(image_size=128, width=1.0, residual=True, sync_batchn
     (faster; see that module); ``fused=False`` builds the upsampling,
     concatenation and convolution as separate layers (the layout of runs
     made before it, whose checkpoints name layers by position).
+    ``padding``: how every convolution pads the border, ``zeros`` (``"same"``, Table 1 does not say) or
+    ``reflect`` (the map's reflection, :mod:`tfface.models.padding`: G cannot tell the border from the face).
     """
     if image_size % 4:
         raise ValueError(f"image size must be a multiple of 4, got {image_size}")
     x_in = keras.Input((image_size, image_size, 3), name="image")
     c = [_ch(c, width) for c in G_CHANNELS]
-    h1 = _block(x_in, c[0], 5, 1, "block1", sync_batchnorm)
-    h2 = _block(h1, c[1], 4, 2, "block2", sync_batchnorm)
-    h = _block(h2, c[2], 4, 2, "block3", sync_batchnorm)
-    h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True, skip=h2 if skips else None, fused=fused)
-    h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True, skip=h1 if skips else None, fused=fused)
+    h1 = _block(x_in, c[0], 5, 1, "block1", sync_batchnorm, padding=padding)
+    h2 = _block(h1, c[1], 4, 2, "block2", sync_batchnorm, padding=padding)
+    h = _block(h2, c[2], 4, 2, "block3", sync_batchnorm, padding=padding)
+    h = _block(h, c[3], 3, 1, "block4", sync_batchnorm, upsample=True, skip=h2 if skips else None, fused=fused,
+               padding=padding)
+    h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True, skip=h1 if skips else None, fused=fused,
+               padding=padding)
     # The output layer runs in float32 under mixed precision.
     init = "zeros" if (zero_residual and residual) else _init()
-    out = layers.Conv2D(3, 4, padding="same", kernel_initializer=init, dtype="float32", name="output_conv")(h)
+    out = _conv(h, 3, 4, 1, padding, kernel_initializer=init, dtype="float32", name="output_conv")
     if residual:
         out = layers.Add(dtype="float32", name="x_plus_residual")([layers.Activation("linear", dtype="float32", name="input_f32")(x_in), out])
     else:

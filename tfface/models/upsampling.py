@@ -29,6 +29,8 @@ from __future__ import annotations
 import keras
 from keras import layers, ops
 
+from tfface.models.padding import PADDINGS, reflect
+
 
 @keras.saving.register_keras_serializable(package="tfface")
 class NearestUpsampling2x(layers.Layer):
@@ -93,15 +95,24 @@ class UpsamplingConv2D(layers.Layer):
     ``phases``: compute it as the phase convolution (True), or as the upsampling and the convolution
     (False: fewer, larger ops, faster when the channels are few; see :func:`phases_pay`); None decides
     by :func:`phases_pay` when the layer is built.
+
+    ``padding``: ``zeros`` (``"same"``) or ``reflect`` (the upsampled map and the skip padded with their
+    reflection, :mod:`tfface.models.padding`).  Reflecting the upsampled map by one pixel is repeating the
+    input's edge pixel, so the phase path pads the input ``symmetric``; that holds for 3 x 3 kernels only,
+    and other kernels take the upsampling path.
     """
 
     def __init__(self, filters, kernel_size=3, use_bias=True, phases=None, kernel_initializer="glorot_uniform",
-                 bias_initializer="zeros", **kwargs):
+                 bias_initializer="zeros", padding="zeros", **kwargs):
         super().__init__(**kwargs)
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
+        if padding not in PADDINGS:
+            raise ValueError(f"padding must be one of {', '.join(PADDINGS)}, got {padding!r}")
+        if padding == "reflect" and phases and kernel_size != 3:
+            raise ValueError(f"the phase path reflects 3 x 3 kernels only, got kernel_size {kernel_size}")
         self.filters, self.kernel_size, self.use_bias = int(filters), int(kernel_size), bool(use_bias)
-        self.phases = phases
+        self.phases, self.padding = phases, padding
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.bias_initializer = keras.initializers.get(bias_initializer)
 
@@ -118,6 +129,8 @@ class UpsamplingConv2D(layers.Layer):
         self.kernel = self.add_weight(name="kernel", shape=(k, k, channels, self.filters), initializer=self.kernel_initializer)
         self.bias = self.add_weight(name="bias", shape=(self.filters,), initializer=self.bias_initializer) if self.use_bias else None
         self.use_phases = phases_pay(self.upsampled_channels) if self.phases is None else bool(self.phases)
+        if self.padding == "reflect" and self.kernel_size != 3:
+            self.use_phases = False
 
     def phase_kernel(self, kernel):
         """[m, m, C, 4 F]: the four phases' kernels over their windows, in depth_to_space's (a, b) order."""
@@ -143,21 +156,25 @@ class UpsamplingConv2D(layers.Layer):
         x, skip = (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
         kernel = ops.cast(self.kernel, self.compute_dtype)
         up_kernel, skip_kernel = kernel[:, :, : self.upsampled_channels], kernel[:, :, self.upsampled_channels:]
+        k, reflecting = self.kernel_size, self.padding == "reflect"
         if not self.use_phases:
-            y = ops.conv(_nearest_upsampling_2x(x), up_kernel, padding="same")
+            up = _nearest_upsampling_2x(x)
+            y = ops.conv(reflect(up, k), up_kernel, padding="valid") if reflecting else ops.conv(up, up_kernel, padding="same")
         else:
             _, starts, m = _phase_windows(self.kernel_size)
             lo, hi = -min(starts), max(starts) + m - 1
             _, h, w, _ = ops.shape(x)
             # One m x m convolution gives every phase at every window position; phase a's output row i
             # is at position i + starts[a] + lo, so each phase is a shifted window of it.
-            y = ops.conv(ops.pad(x, [[0, 0], [lo, hi], [lo, hi], [0, 0]]), self.phase_kernel(up_kernel), padding="valid")
+            padded = ops.pad(x, [[0, 0], [lo, hi], [lo, hi], [0, 0]], mode="symmetric" if reflecting else "constant")
+            y = ops.conv(padded, self.phase_kernel(up_kernel), padding="valid")
             f = self.filters
             y = ops.concatenate([y[:, starts[a] + lo: starts[a] + lo + h, starts[b] + lo: starts[b] + lo + w, (2 * a + b) * f: (2 * a + b + 1) * f]
                                  for a in (0, 1) for b in (0, 1)], axis=-1)
             y = ops.depth_to_space(y, 2)  # out[2i + a, 2j + b] = phase (a, b)[i, j]
         if skip is not None:
-            y = y + ops.conv(skip, skip_kernel, padding="same")
+            y = y + (ops.conv(reflect(skip, k), skip_kernel, padding="valid") if reflecting
+                     else ops.conv(skip, skip_kernel, padding="same"))
         if self.use_bias:
             y = y + ops.cast(self.bias, self.compute_dtype)
         return y
@@ -168,5 +185,5 @@ class UpsamplingConv2D(layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size, "use_bias": self.use_bias,
-                "phases": self.phases, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "phases": self.phases, "padding": self.padding, "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
                 "bias_initializer": keras.initializers.serialize(self.bias_initializer)}

@@ -33,21 +33,23 @@ class ResidualGAN(GANModel):
     """
 
     metric_names = ("d_loss", "d_accuracy", "g_loss", "g_adv", "g_dual", "g_pix", "g_per")
-    settings_keys = ("image_size", "width", "residual", "dual", "residual_init", "d_norm", "d_width", "g_skips", "g_layers")  # = Settings
+    settings_keys = ("image_size", "width", "residual", "dual", "residual_init", "d_norm", "d_width", "g_skips", "g_layers",
+                     "g_padding")  # = Settings
     config_keys = settings_keys + ("sync_batchnorm",)
 
     def __init__(self, image_size=DEFAULTS.image_size, width=DEFAULTS.width, residual=DEFAULTS.residual,
                  dual=DEFAULTS.dual, residual_init=DEFAULTS.residual_init, d_norm=DEFAULTS.d_norm, d_width=DEFAULTS.d_width,
-                 g_skips=DEFAULTS.g_skips, g_layers=DEFAULTS.g_layers, sync_batchnorm=False, **kwargs):
+                 g_skips=DEFAULTS.g_skips, g_layers=DEFAULTS.g_layers, g_padding=DEFAULTS.g_padding, sync_batchnorm=False,
+                 **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.width = int(image_size), float(width)
         self.residual, self.dual = bool(residual), bool(dual)
         self.residual_init, self.d_norm, self.sync_batchnorm = residual_init, d_norm, bool(sync_batchnorm)
         self.d_width = None if d_width is None else float(d_width)
-        self.g_skips, self.g_layers = bool(g_skips), g_layers
+        self.g_skips, self.g_layers, self.g_padding = bool(g_skips), g_layers, g_padding
         make_g = lambda name: nets.transformation_network(  # noqa: E731
             self.image_size, self.width, self.residual, self.sync_batchnorm, residual_init == "zero", self.g_skips,
-            fused=g_layers == "fused", name=name)
+            fused=g_layers == "fused", padding=g_padding, name=name)
         self.g0 = make_g("G0")
         self.g1 = make_g("G1")
         d_width = self.width if self.d_width is None else self.d_width
