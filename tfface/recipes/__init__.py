@@ -1,4 +1,5 @@
-"""Training recipes: small checked-in files that list every setting of a shipped editor.
+"""Training recipes: small checked-in files that list every setting of a shipped model (or of a measured
+configuration, such as iterative_synthetic).
 
     tfface train --recipe eyeglasses                       # the bundled Eyeglasses editor, reproduced
     tfface train --recipe eyeglasses --data celeba:/data/celeba --run_dir runs/mine
