@@ -19,7 +19,7 @@ setup(
     packages=find_packages(include=["tfface", "tfface.*"]),
     entry_points={"console_scripts": ["tfface = tfface.cli:command"]},
     # The shipped judges (attribute classifiers; CelebA-derived, non-commercial research use: tfface/judges/LICENSE.md).
-    package_data={"tfface": ["judges/*.md", "judges/*/judge.json", "judges/*/judge.weights.npz", "recipes/*.json", "pretrained/*.md", "pretrained/registry.json", "pretrained/*/*"]},
+    package_data={"tfface": ["judges/*.md", "judges/*/judge.json", "judges/*/judge.weights.npz", "recipes/*.json", "pretrained/*.md", "pretrained/registry.json", "pretrained/*/*", "pretrained/*/remove/*"]},
     install_requires=[
         "keras>=3.15",
         "tensorboard>=2.21",

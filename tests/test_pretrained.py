@@ -145,6 +145,68 @@ def test_a_recommended_strength_scales_the_bundled_edits_and_brings_its_val_scor
     assert np.max(np.abs(keras.residual(face, 2.0) - raw.residual(face, 1.0))) < 1e-4
 
 
+def test_a_composite_editor_takes_one_direction_from_another_run_with_its_own_settings(bundle_dir, tmp_path):
+    d = tmp_path / "bundle"
+    shutil.copytree(bundle_dir, d)
+    other = tmp_path / "reflect"  # another run of the attribute, with another model setting
+    proc = run(*TINY, "--steps=4", "--seed=1", "--g_padding=reflect", f"--run_dir={other}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (other / "progress.jsonl").write_text(json.dumps({"step": 4, "train_seconds": 20.0, "add": {"flip_rate": 0.1},
+                                                      "remove": {"flip_rate": 0.75}}) + "\n")
+    with pytest.raises(UsageError, match=r"no evaluation of step 4 at strength 1: run tfface evaluate"):
+        building.compose("glasses", "remove", str(other), "tiny_reflect", str(d), say=lambda m: None)
+    assert pretrained.find("glasses", str(d)) == pretrained.find("glasses", str(bundle_dir)), "refused, untouched"
+    evaluate(str(other), images=4, say=lambda m: None)
+    with open(os.path.join(output_dir(str(other), 1.0), "metrics.json")) as f:
+        scores = registry_scores(json.load(f))
+    entry = building.compose("glasses", "remove", str(other), "tiny_reflect", str(d), variants=("float16",),
+                             report_images=4, say=lambda m: None)
+    assert pretrained.find("glasses", str(d)) == entry
+    assert (entry["recipe"], entry["steps"]) == ("tiny", 6), "G0's run"
+    assert {k: entry["remove_from"][k] for k in ("recipe", "steps", "evaluated_step")} == {
+        "recipe": "tiny_reflect", "steps": 4, "evaluated_step": 4}
+    assert entry["val"]["remove"] == scores["remove"] and entry["val"]["images"]["remove"] == 4
+    assert "remove" in entry["files"]
+    settings = {k: json.loads((d / "glasses" / sub / "settings.json").read_text())["g_padding"]
+                for k, sub in (("add", ""), ("remove", "remove"))}
+    assert settings == {"add": "zeros", "remove": "reflect"}
+    # G0 edits as the bundled run's, G1 as the other run's; the TFLite file and the SavedModel are the composite.
+    from tfface.methods import load_run
+
+    composite = building.load(entry, str(d))
+    first, second = (load_run(str(r), say=lambda m: None) for r in (bundle_dir.parent / "run", other))
+
+    def same(a, b):  # the same weights, to float16's precision
+        return all(np.allclose(u, v, rtol=2e-3, atol=1e-4) for u, v in zip(a.get_weights(), b.get_weights()))
+
+    assert same(composite.model.g0, first.model.g0) and same(composite.model.g1, second.model.g1)
+    assert not same(composite.model.g1, first.model.g1)
+    face = np.random.default_rng(6).uniform(0, 1, (32, 32, 3)).astype(np.float32)
+    lite = str(d / "glasses" / "float16.tflite")
+    for direction, g in (("add", composite.model.g0), ("remove", composite.model.g1)):
+        got = TFLiteEditor(lite, direction).residual(face, 1.0)
+        assert np.max(np.abs(got - KerasEditor(g, 32).residual(face, 1.0))) < 1e-4
+    exported = cli(d, "export", "--pretrained", "glasses", "--out", str(tmp_path / "export"))
+    assert exported.returncode == 0, exported.stderr[-2000:]
+    listing = cli(d, "pretrained")
+    assert "recipe tiny (remove: tiny_reflect)" in listing.stdout
+    curves = cli(d, "progress", "--pretrained", "glasses")
+    assert curves.returncode == 0, curves.stderr[-1000:]
+    assert "glasses:" in curves.stdout.splitlines() and "glasses (remove):" in curves.stdout.splitlines()
+    # Putting G0 back from its own run again keeps the composite's G1.
+    evaluate(str(bundle_dir.parent / "run"), images=6, say=lambda m: None)  # as the strength test does
+    again = building.compose("glasses", "add", str(bundle_dir.parent / "run"), "tiny", str(d), variants=("float16",),
+                             report_images=4, say=lambda m: None)
+    assert again["remove_from"] == entry["remove_from"] and again["val"]["remove"] == entry["val"]["remove"]
+    assert json.loads((d / "glasses" / "remove" / "settings.json").read_text())["g_padding"] == "reflect"
+    wrong = tmp_path / "mouth"
+    proc = run(*TINY, "--steps=2", "--attribute=Mouth_Slightly_Open", f"--run_dir={wrong}")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    with pytest.raises(UsageError, match="trained a residual editor of Mouth_Slightly_Open at 32 px, not a residual "
+                                         "editor of Eyeglasses"):
+        building.compose("glasses", "add", str(wrong), "tiny", str(d), say=lambda m: None)
+
+
 def test_edit_names_what_is_bundled_when_an_attribute_is_not(bundle_dir, tmp_path):
     photo = tmp_path / "p.png"
     Image.fromarray(skimage.astronaut()).save(photo)

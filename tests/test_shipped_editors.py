@@ -42,17 +42,23 @@ def test_the_package_ships_its_editors_with_their_files_scores_and_licence():
     for e in ENTRIES:
         d = os.path.join(SHIPPED, e["name"])
         assert sorted(os.listdir(d)) == sorted(e["files"])
-        # progress.jsonl (the run's judged curves) is kept by editors bundled since 2026-12-03.
+        # progress.jsonl (the run's judged curves) is kept by editors bundled since 2026-12-03; a composite
+        # editor's remove/ holds the settings and progress of the run its G1 comes from.
+        composite = {pretrained.REMOVE_RUN} if e.get("remove_from") else set()
         assert set(e["files"]) - {"progress.jsonl"} == {"float16.tflite", "generators.weights.npz", "int8.tflite",
-                                                        "settings.json"}
-        total += sum(os.path.getsize(os.path.join(d, f)) for f in e["files"])
-        with open(os.path.join(ROOT, "tfface", "recipes", f"{e['recipe']}.json")) as f:
-            recipe = json.load(f)["settings"]
-        # Read as Settings: a setting added after the editor was trained has its default, which changes nothing.
-        trained = dataclasses.asdict(Settings.load(os.path.join(d, "settings.json")))
-        # The recipe reproduces the editor: every setting it fixes is the one the editor was trained with.
-        assert {k: v for k, v in recipe.items() if v is not None and k != "data"}.items() <= trained.items()
-        assert (recipe["attribute"], recipe["image_size"]) == (e["attribute"], e["image_size"])
+                                                        "settings.json"} | composite
+        total += sum(os.path.getsize(os.path.join(root, f)) for root, _, names in os.walk(d) for f in names)
+        # Each recipe reproduces its generator: G0's is the entry's, a composite's G1's is in remove_from.
+        runs = [(e["recipe"], d)] + [(e["remove_from"]["recipe"], os.path.join(d, pretrained.REMOVE_RUN))
+                                     for _ in composite]
+        for name, settings_dir in runs:
+            with open(os.path.join(ROOT, "tfface", "recipes", f"{name}.json")) as f:
+                recipe = json.load(f)["settings"]
+            # Read as Settings: a setting added after the editor was trained has its default, which changes nothing.
+            trained = dataclasses.asdict(Settings.load(os.path.join(settings_dir, "settings.json")))
+            # Every setting the recipe fixes is the one the generator was trained with.
+            assert {k: v for k, v in recipe.items() if v is not None and k != "data"}.items() <= trained.items(), name
+            assert (recipe["attribute"], recipe["image_size"]) == (e["attribute"], e["image_size"])
         for direction in ("add", "remove"):
             assert 0 <= e["val"][direction]["flip_rate"] <= 1 and e["val"]["images"][direction] > 0
     assert total < 40e6

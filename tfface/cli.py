@@ -176,8 +176,10 @@ def cmd_pretrained(args):
             s = pretrained.recommended_strength(e, d)
             if shown and s != 1.0:
                 scores[-1] += f" (at strength {s:g})"
-        print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {e.get('recipe', '-')}  "
-              + "  ".join(scores))
+        recipe = e.get("recipe", "-")
+        if e.get("remove_from"):  # a composite editor
+            recipe = f"{recipe} (remove: {e['remove_from'].get('recipe', '-')})"
+        print(f"{e['name']:<22} {e['attribute']:<22} {e['image_size']} px  recipe {recipe}  " + "  ".join(scores))
     for e in pretrained.iterative_entries():
         val = e.get("val") or {}
         shown = [f"{label} {val[key]:.3f}" for key, label in (
@@ -278,7 +280,13 @@ def cmd_progress(args):
 
     if not args.run_dir and not args.pretrained:
         raise UsageError("give --run_dir RUN or --pretrained NAME (repeatable)")
-    bundled = [os.path.join(pretrained.root(), pretrained.find_any(name)["name"]) for name in args.pretrained or []]
+    bundled = []
+    for name in args.pretrained or []:
+        entry = pretrained.find_any(name)
+        d = os.path.join(pretrained.root(), entry["name"])
+        bundled.append((entry["name"], d))
+        if entry.get("remove_from"):  # a composite editor: its G1's run learnt apart
+            bundled.append((f"{entry['name']} (remove)", os.path.join(d, pretrained.REMOVE_RUN)))
     runs = progress.load((args.run_dir or []) + bundled)
     for name, records in runs:
         for line in progress.table_lines(name, records):

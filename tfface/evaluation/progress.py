@@ -22,14 +22,16 @@ MEASURES = (("flip_rate", "judged flip rate", (0.0, 1.0)), ("identity_median", "
 
 
 def load(run_dirs):
-    """[(name, records)] of each run directory; FileNotFoundError for one without progress.jsonl."""
+    """[(name, records)] of each run directory (a path, named by its last component, or a (name, path) pair);
+    FileNotFoundError for one without progress.jsonl."""
     out = []
     for d in run_dirs:
+        name, d = d if isinstance(d, tuple) else (None, d)
         run = RunDirectory(d)
         records = run.progress_records()
         if not records:
             raise FileNotFoundError(f"no progress.jsonl in {run.path} (train it with --judge_every N)")
-        out.append((os.path.basename(run.path.rstrip("/")), records))
+        out.append((name or os.path.basename(run.path.rstrip("/")), records))
     return out
 
 

@@ -10,7 +10,12 @@ Layout: ``registry.json`` lists the editors; each has a directory ``<name>/`` wi
 
 - ``settings.json``            the training run's settings (the model is rebuilt from them),
 - ``generators.weights.npz``   G0 (adds the attribute) and G1 (removes it), float16,
-- ``float16.tflite``, ``int8.tflite``   for mobile (signatures ``add_tensor`` and ``remove_tensor``).
+- ``float16.tflite``, ``int8.tflite``   for mobile (signatures ``add_tensor`` and ``remove_tensor``),
+- ``progress.jsonl``           the run's judged progress (``tfface progress --pretrained NAME``).
+
+A composite editor (:func:`tfface.pretrained.building.compose`) has its G1 from another run than its G0: its
+entry's ``remove_from`` gives that run's recipe, steps and seconds, and ``remove/`` its settings.json and
+progress.jsonl (the top-level ones, recipe, steps and seconds are G0's run).
 
 An iterative GAN (the registry's ``"iterative"`` list) has ``networks.weights.npz`` instead: G, D and C, float16
 (D and C encode a face, G rebuilds it), and TFLite signatures ``transform_tensor`` and ``recognize_tensor``.
@@ -38,6 +43,7 @@ from tfface.errors import DataError, UsageError
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REGISTRY, SETTINGS, WEIGHTS = "registry.json", "settings.json", "generators.weights.npz"
+REMOVE_RUN = "remove"  # a composite editor's subdirectory: settings.json and progress.jsonl of the run G1 comes from
 NETWORK_WEIGHTS = "networks.weights.npz"  # an iterative GAN's G, D and C
 KINDS = ("editors", "iterative")  # the registry's lists: residual editors, iterative GANs
 
