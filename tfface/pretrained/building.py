@@ -104,11 +104,14 @@ def _write_networks(run, name, tmp, variants, report_images, say):
             shutil.copy(os.path.join(exported, "assets.extra", "tflite", f"{v}.tflite"), os.path.join(tmp, f"{v}.tflite"))
 
 
+def _probe(size):
+    """Four fixed random images in [-1, 1] to compare a bundle's outputs with its run's."""
+    return np.random.default_rng(0).uniform(-1, 1, (4, size, size, 3)).astype(np.float32)
+
+
 def _check_float16(run, entry, directory, target, say):
     """Say how much the bundle's float16 weights change the run's outputs (shown on each bundle)."""
-    reloaded = load(entry, directory)
-    probe = np.random.default_rng(0).uniform(-1, 1, (4, run.settings.image_size, run.settings.image_size, 3))
-    probe = probe.astype(np.float32)
+    reloaded, probe = load(entry, directory), _probe(run.settings.image_size)
     err = float(np.max(np.abs(run.method.bundle_probe(run, probe) - run.method.bundle_probe(reloaded, probe))))
     say(f"bundled {entry['name']}: {tree_size(target) / 1e6:.1f} MB in {target}; float16 weights change outputs by at "
         f"most {err:.4f} (in [-1, 1])")
@@ -149,7 +152,7 @@ def compose(name, direction, run_dir, recipe, directory=None, strength=None, var
                          f"with the same judge")
     bundled = load(old, directory)
     old_dir = os.path.join(directory, old["name"])
-    # Each direction: (where its settings.json and progress.jsonl are, its registry fields, its trained model).
+    # Each direction: (where its settings.json and progress.jsonl are, its registry fields).
     old_remove = os.path.join(old_dir, REMOVE_RUN) if old.get("remove_from") else old_dir
     old_parts = {"add": (old_dir, {k: old.get(k) for k in ("recipe", "steps", "train_seconds", "width")}),
                  "remove": (old_remove, old.get("remove_from") or {
@@ -158,13 +161,11 @@ def compose(name, direction, run_dir, recipe, directory=None, strength=None, var
     new_part = (run_dir, {"recipe": recipe, "steps": run.step, "train_seconds": _clock_seconds(rd, run.step),
                           "width": s.width, "evaluated_step": run.step})
     parts = {**old_parts, direction: new_part}
-    models = {**{"add": bundled.model, "remove": bundled.model}, direction: run.model}
-    model = models["add"]
-    model.g1 = models["remove"].g1
-    add_settings = s if direction == "add" else bundled.settings
-    composite = TrainedRun(old_dir, add_settings, run.method, model, parts["add"][1]["steps"])
-    target = old_dir
-    with files.building_directory(target, overwrite=True) as tmp:
+    adder, remover = (run, bundled) if direction == "add" else (bundled, run)
+    model = adder.model
+    model.g1 = remover.model.g1
+    composite = TrainedRun(old_dir, adder.settings, run.method, model, parts["add"][1]["steps"])
+    with files.building_directory(old_dir, overwrite=True) as tmp:
         for d, sub in (("add", tmp), ("remove", os.path.join(tmp, REMOVE_RUN))):
             os.makedirs(sub, exist_ok=True)
             src = parts[d][0]
@@ -184,16 +185,15 @@ def compose(name, direction, run_dir, recipe, directory=None, strength=None, var
              "width": add_part["width"], "remove_from": parts["remove"][1], "val": val,
              "strength": {"add": recommended_strength(old, "add"), "remove": recommended_strength(old, "remove"),
                           direction: new_strength},
-             "files": sorted(os.listdir(target))}
+             "files": sorted(os.listdir(old_dir))}
     if direction == "add":
         entry["data"] = _portable_data(s.data, recipe)
     add_entry(entry, directory)
     # The composite's generator in ``direction`` edits as the run's does (float16 weights).
-    reloaded = load(entry, directory)
-    probe = np.random.default_rng(0).uniform(-1, 1, (4, s.image_size, s.image_size, 3)).astype(np.float32)
+    reloaded, probe = load(entry, directory), _probe(s.image_size)
     g, g_run = (reloaded.model.g0, run.model.g0) if direction == "add" else (reloaded.model.g1, run.model.g1)
     err = float(np.max(np.abs(np.asarray(g(probe)) - np.asarray(g_run(probe)))))
-    say(f"composed {entry['name']}: {direction} from {run_dir}, {tree_size(target) / 1e6:.1f} MB in {target}; float16 "
+    say(f"composed {entry['name']}: {direction} from {run_dir}, {tree_size(old_dir) / 1e6:.1f} MB in {old_dir}; float16 "
         f"weights change its {direction} edits by at most {err:.4f} (in [-1, 1])")
     return entry
 
