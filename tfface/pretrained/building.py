@@ -154,10 +154,9 @@ def compose(name, direction, run_dir, recipe, directory=None, strength=None, var
     old_dir = os.path.join(directory, old["name"])
     # Each direction: (where its settings.json and progress.jsonl are, its registry fields).
     old_remove = os.path.join(old_dir, REMOVE_RUN) if old.get("remove_from") else old_dir
-    old_parts = {"add": (old_dir, {k: old.get(k) for k in ("recipe", "steps", "train_seconds", "width")}),
-                 "remove": (old_remove, old.get("remove_from") or {
-                     **{k: old.get(k) for k in ("recipe", "steps", "train_seconds", "width")},
-                     "evaluated_step": val.get("evaluated_step")})}
+    g0_run = {k: old.get(k) for k in ("recipe", "steps", "train_seconds", "width")}
+    old_parts = {"add": (old_dir, g0_run),
+                 "remove": (old_remove, old.get("remove_from") or {**g0_run, "evaluated_step": val.get("evaluated_step")})}
     new_part = (run_dir, {"recipe": recipe, "steps": run.step, "train_seconds": _clock_seconds(rd, run.step),
                           "width": s.width, "evaluated_step": run.step})
     parts = {**old_parts, direction: new_part}
