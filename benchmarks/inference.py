@@ -5,6 +5,11 @@
 - SavedModel, batch of 64 at 128x128: the residual editor (add_tensor) and the
   iterative GAN's rebuild (transform_tensor) and generation.  Paper 2 (Table 2)
   reports 3.2256 s to rebuild and 2.1558 s to generate 64 images on a GTX 1070 Ti.
+- The 3x3-conv probe (``train_step.probe``) three times before and three times after the SavedModel and
+  generator timings, in the same process: each SavedModel / generator time is also printed as a share of
+  the median probe, counting G's FLOPs as the paper writes it and as executed (the phase convolutions of
+  ``tfface.models.upsampling`` run fewer), and issue 13's 1.3 s target (set on a machine whose probe gave
+  363-375 GFLOP/s) is scaled to this machine's probe.
 - TFLite per-image latency of the residual editor for each variant, and of the bundled
   64 px editors, with one interpreter thread (ai_edge_litert's default) and with all CPUs
   (tfface's default).
@@ -26,11 +31,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
+from train_step import probe  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 from tfface.export.exporter import export_run  # noqa: E402
 from tfface.export.folding import fold_batch_norm  # noqa: E402
 from tfface import pretrained  # noqa: E402
 from tfface.litert import Runner, latency_ms, usable_cpus, wall_times  # noqa: E402
 from tfface.methods import get  # noqa: E402
+from tfface.models.flops import forward_flops  # noqa: E402
 from tfface.settings import Settings  # noqa: E402
 from tfface.training import distribution  # noqa: E402
 from tfface.training.run import RunDirectory  # noqa: E402
@@ -69,6 +76,7 @@ def main():
         res = export_run(run_path, os.path.join(tmp, "export"), model_name="residual",
                          variants=tuple(args.variants.split(",")), report_images=8, say=lambda m: None)
         m = tf.saved_model.load(res)
+        probes = [probe() for _ in range(3)]
         best, med = best_of(lambda: m.signatures["add_tensor"](images=x64, strength=tf.ones([64]))["edited"].numpy(), args.repeats)
         print(f"residual editor, SavedModel, 64 images at 128x128: {best:.3f} s (median {med:.3f} s)")
         # The reference: the same generator's forward pass alone, as a graph function (no export wrapper),
@@ -87,6 +95,15 @@ def main():
             print(f"residual generator alone ({name}), tf.function, 64 images at 128x128: {min(t):.3f} s "
                   f"(median {np.median(t):.3f} s)")
         print(f"folding speed-up (best): {min(times['as trained']) / min(times['batch norm folded']):.2f}x")
+        probes += [probe() for _ in range(3)]
+        peak = float(np.median(probes))
+        paper, executed = (64 * forward_flops(model.g0, executed=e) / 1e9 for e in (False, True))
+        print(f"probe (3x3 conv, 3 before and 3 after): median {peak:.0f} GFLOP/s, range {min(probes):.0f}-{max(probes):.0f}; "
+              f"G on 64 images: {paper:.0f} GFLOP as the paper writes it, {executed:.0f} GFLOP executed")
+        for name, t in [("SavedModel add_tensor", best)] + [(f"generator alone ({n})", min(v)) for n, v in times.items()]:
+            print(f"  {name}: {paper / t:.0f} GFLOP/s = {paper / t / peak:.0%} of the probe "
+                  f"({executed / t / peak:.0%} executed)")
+        print(f"issue 13's 1.3 s (probe 363-375 GFLOP/s there) on this probe: {1.3 * 369 / peak:.2f} s")
         it = export_run(make_run(tmp, "iterative")[0], os.path.join(tmp, "export"), model_name="iterative",
                         formats=("saved_model",), report_images=8, say=lambda m: None)
         mi = tf.saved_model.load(it)

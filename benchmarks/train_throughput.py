@@ -22,6 +22,7 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
+from train_step import probe  # noqa: E402  (this machine's practical peak: a large 3x3 convolution, graph mode)
 
 MODES = ("graph", "eager", "xla", "bfloat16")
 
@@ -71,21 +72,6 @@ def measure(size, mode, steps, batch):
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def probe_peak():
-    """GFLOP/s of a large 3x3 convolution in graph mode: this machine's practical peak."""
-    import tensorflow as tf
-
-    x = tf.random.normal((16, 64, 64, 256))
-    w = tf.random.normal((3, 3, 256, 256))
-    f = tf.function(lambda x, w: tf.nn.conv2d(x, w, 1, "SAME"))
-    f(x, w).numpy()
-    n, t = 10, time.perf_counter()
-    for _ in range(n):
-        y = f(x, w)
-    y.numpy()
-    return 2 * 9 * 256 * 256 * 64 * 64 * 16 * n / (time.perf_counter() - t) / 1e9
-
-
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="64,128")
@@ -96,7 +82,7 @@ def main():
     args = ap.parse_args()
     if args.one:
         if args.one == "peak":
-            print(json.dumps({"peak_gflops": probe_peak()}))
+            print(json.dumps({"peak_gflops": probe(10)}))
         else:
             size, mode = args.one.split(":")
             print(json.dumps(measure(int(size), mode, args.steps, args.batch)))
