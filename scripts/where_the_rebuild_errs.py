@@ -1,0 +1,54 @@
+"""Where an iterative GAN's reconstruction G(C(D(x))) errs on synthetic faces: squared error by part of the face.
+
+    python scripts/where_the_rebuild_errs.py --run_dir ~/runs/iterative_synthetic [--images 256]
+
+On the first ``--images`` faces of the run's synthetic test set (the faces ``metrics.json``'s reconstruction
+PSNR is measured on), splits every pixel by the renderer's own layers into the face (its skin layer and
+everything drawn over it), the hair around it, and the rest (background, clothes, neck), and prints for each
+part its share of the pixels, its PSNR (of the pooled squared error, so it differs a little from
+``metrics.json``'s mean of per-image PSNRs) and its share of the total squared error.  The README's
+diagnosis of what limits the synthetic reconstruction target (issue 18) comes from it.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfface.data import synthetic  # noqa: E402
+from tfface.methods import get, load_run  # noqa: E402
+
+
+def parts(seeds, attrs, size):
+    """{name: boolean mask [N, size, size]}: face, hair (not over the face), rest."""
+    _, layers = synthetic._render_layers(synthetic._identity_params(seeds), attrs, size)
+    face = layers["face"] > 0.5
+    hair = (layers["hair_back"] + layers["hair_top"] + layers["bangs"] > 0.5) & ~face
+    return {"face": face, "hair": hair, "rest (background, clothes, neck)": ~(face | hair)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run_dir", required=True, help="an iterative run trained on synthetic faces")
+    ap.add_argument("--images", type=int, default=256)
+    args = ap.parse_args()
+    run = load_run(args.run_dir, say=lambda m: None)
+    settings = run.settings
+    if settings.method != "iterative" or not settings.data.startswith("synthetic"):
+        sys.exit(f"{args.run_dir} is a {settings.method} run on {settings.data}: this needs an iterative run on synthetic faces")
+    test = get("iterative").load_data(settings, test_only=True).test
+    idx = np.arange(min(args.images, test.size))
+    x, _ = test.load_batch(idx)
+    seeds = test.seeds(idx)
+    attrs = test.attributes(idx).astype(np.int32)
+    err = (((run.editor().reconstruct(x).astype(np.float32) - x.astype(np.float32)) / 255.0) ** 2).mean(-1)
+    print(f"{args.run_dir}: {len(x)} test faces, all pixels {10 * np.log10(1 / err.mean()):.2f} dB")
+    for name, m in parts(seeds, attrs, settings.image_size).items():
+        print(f"  {name}: {m.mean():.0%} of the pixels, {10 * np.log10(1 / err[m].mean()):.2f} dB, "
+              f"{err[m].sum() / err.sum():.0%} of the squared error")
+
+
+if __name__ == "__main__":
+    main()
