@@ -58,3 +58,23 @@ def test_resize_upsampling_has_no_checkerboard():
     g = nets.generator(64, z_dim=10, n_labels=3, width=0.125, upsample="resize")
     assert g.output.shape[1:] == (64, 64, 3)
     assert not any(isinstance(layer, keras.layers.Conv2DTranspose) for layer in g.layers)
+
+
+def test_a_4x4_transposed_convolution_overlaps_evenly():
+    """With the same weight on every tap, a constant map stays constant through a 4x4 stride-2 transposed
+    convolution (each output pixel receives 2x2 taps) but not through the paper's 5x5 one (3x3, 3x2, 2x3 or 2x2
+    taps by position): the uneven overlap that ``--g_upsample deconv4`` removes.  The shapes match (64 px out)."""
+    import keras
+    x = np.ones((1, 8, 8, 4), np.float32)
+    for upsample, periodic in (("deconv4", False), ("deconv", True)):
+        inp = keras.Input((8, 8, 4))
+        model = keras.Model(inp, nets._upsample(inp, 2, upsample, "up", use_bias=False))
+        layer = model.get_layer("up")
+        layer.kernel.assign(np.full(layer.kernel.shape, 0.1, np.float32))
+        y = model(x).numpy()[0, 4:-4, 4:-4]
+        assert y.shape == (8, 8, 2)
+        spread = float(np.ptp(y, axis=(0, 1)).max())
+        assert (spread > 1e-3) == periodic, (upsample, spread)
+    g = nets.generator(64, z_dim=10, n_labels=3, width=0.125, upsample="deconv4")
+    assert g.output.shape[1:] == (64, 64, 3)
+    assert g.get_layer("deconv1").kernel.shape[:2] == (4, 4)

@@ -55,16 +55,20 @@ def _bn(name, sync):
 
 
 def _upsample(h, filters, upsample, name, **kwargs):
-    """x2 in space: a 5x5 stride-2 transposed convolution (§4), or nearest-neighbour x2 then a 5x5 convolution
-    (``resize``: every output pixel sees the same number of kernel taps, so no checkerboard)."""
-    if upsample == "deconv":
-        return layers.Conv2DTranspose(filters, 5, 2, padding="same", kernel_initializer=_init(), name=name, **kwargs)(h)
+    """x2 in space: a 5x5 stride-2 transposed convolution (§4); a 4x4 one (``deconv4``: the kernel size divisible
+    by the stride, so each output pixel of a 2x2 block receives 2x2 taps, where 5x5 gives the four of them 3x3,
+    3x2, 2x3 and 2x2 taps: the uneven overlap behind the DCGAN checkerboard, Odena et al. 2016); or
+    nearest-neighbour x2 then a 5x5 convolution (``resize``: every output pixel sees the same taps, so no
+    checkerboard at all)."""
+    if upsample in ("deconv", "deconv4"):
+        k = 5 if upsample == "deconv" else 4
+        return layers.Conv2DTranspose(filters, k, 2, padding="same", kernel_initializer=_init(), name=name, **kwargs)(h)
     h = layers.UpSampling2D(2, interpolation="nearest", name=f"{name}_up")(h)
     return layers.Conv2D(filters, 5, padding="same", kernel_initializer=_init(), name=name, **kwargs)(h)
 
 
 def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, upsample="deconv", name="G"):
-    """G(z, c) -> image in [-1, 1]; ``upsample`` is ``deconv`` (§4) or ``resize``."""
+    """G(z, c) -> image in [-1, 1]; ``upsample`` is ``deconv`` (§4), ``deconv4`` or ``resize`` (see ``_upsample``)."""
     if image_size % 16:
         raise ValueError(f"image size must be a multiple of 16, got {image_size}")
     s0 = image_size // 16
