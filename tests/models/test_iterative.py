@@ -44,16 +44,27 @@ def test_z_head_placement():
         nets.classifier(256, z_head="middle")
 
 
+def _interior_spread(upsample, equal_taps=False):
+    """Largest range over space, per channel, of one x2 upsampling layer's output for a constant 8x8 map, away
+    from the zero-padded border: 0 when every output pixel sees the same sum of weights.  ``equal_taps``: the
+    same weight on every tap instead of random ones."""
+    import keras
+    inp = keras.Input((8, 8, 4))
+    model = keras.Model(inp, nets._upsample(inp, 2, upsample, "up", use_bias=False))
+    if equal_taps:
+        kernel = model.get_layer("up").kernel
+        kernel.assign(np.full(kernel.shape, 0.1, np.float32))
+    y = model(np.ones((1, 8, 8, 4), np.float32)).numpy()[0, 4:-4, 4:-4]
+    assert y.shape == (8, 8, 2)
+    return float(np.ptp(y, axis=(0, 1)).max())
+
+
 def test_resize_upsampling_has_no_checkerboard():
     """A constant code map stays constant through nearest x2 + conv (away from the zero-padded border), while a
     5x5 stride-2 transposed convolution paints a period-2 pattern: the checkerboard of DCGAN generators."""
     import keras
-    x = np.ones((1, 8, 8, 4), np.float32)
     for upsample, periodic in (("resize", False), ("deconv", True)):
-        inp = keras.Input((8, 8, 4))
-        model = keras.Model(inp, nets._upsample(inp, 2, upsample, "up", use_bias=False))
-        y = model(x).numpy()[0, 4:-4, 4:-4]
-        spread = float(np.ptp(y, axis=(0, 1)).max())
+        spread = _interior_spread(upsample)
         assert (spread > 1e-3) == periodic, (upsample, spread)
     g = nets.generator(64, z_dim=10, n_labels=3, width=0.125, upsample="resize")
     assert g.output.shape[1:] == (64, 64, 3)
@@ -64,16 +75,8 @@ def test_a_4x4_transposed_convolution_overlaps_evenly():
     """With the same weight on every tap, a constant map stays constant through a 4x4 stride-2 transposed
     convolution (each output pixel receives 2x2 taps) but not through the paper's 5x5 one (3x3, 3x2, 2x3 or 2x2
     taps by position): the uneven overlap that ``--g_upsample deconv4`` removes.  The shapes match (64 px out)."""
-    import keras
-    x = np.ones((1, 8, 8, 4), np.float32)
     for upsample, periodic in (("deconv4", False), ("deconv", True)):
-        inp = keras.Input((8, 8, 4))
-        model = keras.Model(inp, nets._upsample(inp, 2, upsample, "up", use_bias=False))
-        layer = model.get_layer("up")
-        layer.kernel.assign(np.full(layer.kernel.shape, 0.1, np.float32))
-        y = model(x).numpy()[0, 4:-4, 4:-4]
-        assert y.shape == (8, 8, 2)
-        spread = float(np.ptp(y, axis=(0, 1)).max())
+        spread = _interior_spread(upsample, equal_taps=True)
         assert (spread > 1e-3) == periodic, (upsample, spread)
     g = nets.generator(64, z_dim=10, n_labels=3, width=0.125, upsample="deconv4")
     assert g.output.shape[1:] == (64, 64, 3)
