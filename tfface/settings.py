@@ -157,9 +157,9 @@ class Settings:
     z_dim: int = setting(100, "latent code size (paper: 100)", "iterative", minimum=1, defines_model=True)
     z_head: str = setting("hidden", "where C reads z~: shared = one FC on D's shared layer (Fig. 3), hidden = after "
                           "C's FC-128/BN/ReLU layer, which the labels use", "iterative", Z_HEADS, defines_model=True)
-    g_upsample: str = setting("deconv", "G's upsampling: deconv = 5x5 stride-2 transposed convolutions (§4), deconv4 = 4x4 "
-                              "ones (even overlap), resize = nearest-neighbour x2 then a 5x5 convolution (no checkerboard)", "iterative", G_UPSAMPLES,
-                              defines_model=True)
+    g_upsample: str = setting("deconv", "G's upsampling: deconv = 5x5 stride-2 transposed convolutions (§4), "
+                              "deconv4 = 4x4 ones (even overlap), resize = nearest-neighbour x2 then a 5x5 "
+                              "convolution (no checkerboard)", "iterative", G_UPSAMPLES, defines_model=True)
     stage1_steps: typing.Optional[int] = setting(None, "steps of stage 1 (ACGAN only) before the integrated loss "
                                                  "joins (default: half of --steps)", "iterative", minimum=0)
     lambda_per: float = setting(2.0, "integrated loss: perceptual weight (paper: 2.0)", "iterative", minimum=0)
