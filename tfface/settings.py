@@ -144,8 +144,9 @@ class Settings:
                              "not say) or reflect (the map's reflection, as CycleGAN's generators do, so G cannot "
                              "place an edit on the border itself; tfface/models/padding.py)", "residual", G_PADDINGS,
                              defines_model=True)
-    d_width: typing.Optional[float] = setting(None, "D's channel-width multiplier (default: --width); a stronger D "
-                                              "than G", "residual", defines_model=True)
+    d_width: typing.Optional[float] = setting(None, "D's channel-width multiplier, and C's for the iterative method "
+                                              "(default: --width): a stronger D than G, or a wider G than D", "model",
+                                              defines_model=True)
     d_norm: str = setting("spectral", "discriminator normalisation: spectral, or batch (Table 1 exactly)", "residual",
                           D_NORMS, defines_model=True)
     residual_init: str = setting("zero", "generators' last layer: zero = start as the identity; normal = N(0, 0.02) "

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfface.evaluation.iterative import AttributeClassifier, hamming_loss, z_recovery
+from tfface.evaluation.iterative import AttributeClassifier, cnn_baseline, hamming_loss, z_recovery
 from tfface.methods.iterative import IterativeMethod
 from tfface.settings import Settings
 from tfface.training import distribution
@@ -134,6 +134,17 @@ def test_cnn_baseline_trains_without_unused_heads():
         for _ in range(5):
             last = float(tf.function(clf.train_step)((x, c))["label_loss"])
     assert last < first and np.array_equal(clf.d.get_layer("source").kernel.numpy(), source)
+
+
+def test_d_width_sets_d_and_c_apart_from_g_and_the_cnn_baseline_follows():
+    wide_g = IterativeGAN(image_size=32, z_dim=8, n_labels=3, width=0.25, d_width=0.125)
+    same = IterativeGAN(image_size=32, z_dim=8, n_labels=3, width=0.125)
+    assert wide_g.g.count_params() > 3 * same.g.count_params()
+    assert (wide_g.d.count_params(), wide_g.c.count_params()) == (same.d.count_params(), same.c.count_params())
+    assert IterativeGAN.from_config(wide_g.get_config()).g.count_params() == wide_g.g.count_params()
+    # The CNN baseline is "the same D trunk" as the run's: D's width, not G's.
+    clf = cnn_baseline(Settings(method="iterative", image_size=32, width=0.25, d_width=0.125), 3)
+    assert clf.d.count_params() == same.d.count_params()
 
 
 def test_schedule_controls_the_number_of_updates():

@@ -71,11 +71,18 @@ class AttributeClassifier(keras.Model):
         return {"label_loss": self.tracker.result()}
 
 
+def cnn_baseline(settings, n_labels):
+    """The run's CNN baseline, compiled: D's trunk and C's head at their width (``--d_width``, else ``--width``)."""
+    width = settings.width if settings.d_width is None else settings.d_width
+    clf = AttributeClassifier(settings.image_size, n_labels, width)
+    clf.compile(keras.optimizers.Adam(settings.learning_rate, beta_1=settings.beta_1, beta_2=settings.beta_2))
+    return clf
+
+
 def cnn_baseline_hamming_loss(data, settings, x_test, c_test):
     """Train the CNN baseline for ``settings.baseline_steps`` on the training split; its Hamming loss on the test images."""
     keras.utils.set_random_seed(settings.seed + 1)
-    clf = AttributeClassifier(settings.image_size, len(data.attribute_names), settings.width)
-    clf.compile(keras.optimizers.Adam(settings.learning_rate, beta_1=settings.beta_1, beta_2=settings.beta_2))
+    clf = cnn_baseline(settings, len(data.attribute_names))
     ds = data.train_dataset(settings.batch_size, seed=settings.seed + 1, start_step=0)
     clf.fit(ds, epochs=1, steps_per_epoch=settings.baseline_steps, verbose=0, shuffle=False)
     return hamming_loss(batched(lambda x: clf(to_float(x), training=False), x_test), c_test)
