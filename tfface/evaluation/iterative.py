@@ -109,21 +109,33 @@ def transformation_scores(editor, data, idx, x, c, rebuilt):
     """Per attribute: flip it, compare with the rendered counterfactual inside the attribute's mask.
 
     ``accuracy`` is the share of images whose transformed attribute region is
-    closer (L1) to the counterfactual than to the unchanged reconstruction.
+    closer (L1) to the counterfactual than to the unchanged reconstruction; ``accuracy_set`` and
+    ``accuracy_clear`` split it by direction (faces without the attribute, ``n_set`` of them, and faces
+    with it; None when there are none). ``change_ratio`` is how much G changes the region when the label
+    flips (mean |transformed - reconstruction|) against how much the renderer's counterfactual changes it
+    (mean |counterfactual - input|): near 0, G ignores the label.
     """
     scores = {}
+    mean_in = lambda a, m: np.array([np.abs(a[i])[m[i]].mean() for i in range(len(a))])  # noqa: E731
+    share = lambda hits: float(np.mean(hits)) if len(hits) else None  # noqa: E731
     for k, name in enumerate(data.attribute_names):
         _, target, mask = data.test.counterfactual(idx, name)
         moved = editor.transform(x, {name: 1 - c[:, k]})
         m3 = np.repeat(mask[..., None], 3, axis=-1)
-        err_t = np.array([np.abs(moved[i].astype(float) - target[i])[m3[i]].mean() for i in range(len(x))])
-        err_r = np.array([np.abs(rebuilt[i].astype(float) - target[i])[m3[i]].mean() for i in range(len(x))])
+        target, moved_f, rebuilt_f = (np.asarray(a, float) for a in (target, moved, rebuilt))
+        closer = mean_in(moved_f - target, m3) < mean_in(rebuilt_f - target, m3)
+        unset = np.asarray(c[:, k]) < 0.5
         scores[name] = {
-            "accuracy": float(np.mean(err_t < err_r)),
+            "accuracy": float(np.mean(closer)),
+            "accuracy_set": share(closer[unset]), "accuracy_clear": share(closer[~unset]), "n_set": int(unset.sum()),
+            "change_ratio": float(mean_in(moved_f - rebuilt_f, m3).mean() / max(mean_in(target - x, m3).mean(), 1e-9)),
             "psnr_in_mask": metrics.mean_finite(metrics.psnr(moved, target, mask)),
             "rebuild_psnr_in_mask": metrics.mean_finite(metrics.psnr(rebuilt, target, mask)),
         }
-    scores["mean_accuracy"] = float(np.mean([v["accuracy"] for v in scores.values()]))
+    per = list(scores.values())
+    scores["mean_accuracy"] = float(np.mean([v["accuracy"] for v in per]))
+    for key in ("accuracy_set", "accuracy_clear"):
+        scores[f"mean_{key}"] = metrics.mean_finite([np.nan if v[key] is None else v[key] for v in per])
     return scores
 
 
@@ -175,7 +187,11 @@ def summary_lines(m):
     if "latent" in m:
         yield f"latent code: C recovers z with R^2 {m['latent']['z_r2']:.3f} (0 = the constant guess)"
     if "transformation" in m:
-        yield f"transformation: mean accuracy vs counterfactual {m['transformation']['mean_accuracy']:.3f}"
+        t = m["transformation"]
+        line = f"transformation: mean accuracy vs counterfactual {t['mean_accuracy']:.3f}"
+        if t.get("mean_accuracy_set") is not None:     # runs before 2026-12-04 lack the split
+            line += f" (setting an attribute {t['mean_accuracy_set']:.3f}, clearing it {t['mean_accuracy_clear']:.3f})"
+        yield line
 
 
 def registry_scores(m):
