@@ -27,18 +27,11 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface.data import synthetic  # noqa: E402
 from tfface.data.sources import load_labeled  # noqa: E402
+from tfface.evaluation.iterative import closer_to_counterfactual  # noqa: E402
 
 # The identity parameters that decide how an attribute looks but are not visible while it is absent.
 HIDDEN_STYLE = {"Eyeglasses": ("glasses_round", "lens_r", "frame_t", "frame", "lens_alpha"),
                 "No_Beard": ("beard_alpha",), "Bangs": ("bangs_phase", "bangs_len"), "Blond_Hair": ("blond", "hair")}
-
-
-def closer(moved, target, mask, unchanged):
-    """Per face: is ``moved`` closer (mean L1 in the mask) to ``target`` than ``unchanged`` is?"""
-    m3 = np.repeat(mask[..., None], 3, axis=-1)
-    err = lambda a: np.array([np.abs(a[i])[m3[i]].mean() for i in range(len(a))])  # noqa: E731
-    target = target.astype(np.float64)
-    return err(moved.astype(np.float64) - target) < err(unchanged.astype(np.float64) - target)
 
 
 def main():
@@ -66,7 +59,7 @@ def main():
         editors["exact, 1 px lower"] = np.roll(target, 1, axis=1)
         unset = c[:, k] < 0.5
         for label, moved in editors.items():
-            hit = closer(moved, target, mask, x)
+            hit = closer_to_counterfactual(moved, x, target, mask)
             scores.setdefault(name, {})[label] = hit.mean()
             print(f"  {name:20s} {label:22s} {hit.mean():.2f} / {hit[unset].mean():.2f} / {hit[~unset].mean():.2f}")
     exact, style, lower = (np.mean([v.get(label, v["exact"]) for v in scores.values()])
