@@ -1,4 +1,5 @@
 import inspect
+import json
 import re
 
 import pytest
@@ -67,6 +68,19 @@ def test_json_round_trip_and_bad_files():
                           ("null", "expected a JSON object of settings, got NoneType"), ("{", "not valid JSON")):
         with pytest.raises(SettingsError, match=re.escape(message)):
             Settings.from_json(text)
+
+
+def test_saved_runs_get_the_values_they_were_made_with_for_settings_added_since(tmp_path):
+    """A run saved before --g_layers existed was made with separate layers; an iterative run (bundled
+    iterative_celeba) lacks that residual-only setting too and must still load and validate."""
+    for method, expected in (("residual", "separate"), ("iterative", DEFAULTS.g_layers)):
+        raw = json.loads(Settings(method=method).to_json())
+        del raw["g_layers"]
+        path = tmp_path / f"{method}.json"
+        path.write_text(json.dumps(raw))
+        loaded = Settings.load_saved(path)
+        assert loaded.g_layers == expected
+        loaded.validate()
 
 
 def test_resume_refuses_another_model_but_accepts_more_steps():

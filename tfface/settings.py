@@ -274,8 +274,14 @@ class Settings:
             raise SettingsError(f"not valid JSON: {e}") from None
         if not isinstance(raw, dict):
             raise SettingsError(f"expected a JSON object of settings, got {type(raw).__name__}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{**(missing or {}), **{k: v for k, v in raw.items() if k in known}})
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        given = {k: v for k, v in raw.items() if k in fields}
+        method = given.get("method", fields["method"].default)
+        # A value for a missing setting of the other method's group would be refused by validate() (it does
+        # not apply to this run), so such a setting keeps its default.
+        fill = {k: v for k, v in (missing or {}).items()
+                if fields[k].metadata["group"] not in METHODS or fields[k].metadata["group"] == method}
+        return cls(**{**fill, **given})
 
     @classmethod
     def load(cls, path):
