@@ -1,0 +1,135 @@
+"""What issue 18's identity target asks of the iterative GAN's reconstruction, and what its networks can rebuild.
+
+    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --calibrate
+    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 6000 \\
+        --width 0.5 --z_dim 100
+
+The target is a median dlib identity distance <= 0.5 between a val face and its rebuild G(C(D(x))), measured
+as ``tfface evaluate`` measures it (tfface.evaluation.face_measures: both upscaled to 256 px, the input's face
+rectangle, dlib's 128-D embedding).
+
+``--calibrate`` prints the identity distance and PSNR of the val faces degraded in known ways (Gaussian blur,
+down- and upsampling) and of another person's face: how sharp a rebuild must be for dlib to call it the
+same person.
+
+Otherwise the script trains the iterative GAN's own networks as a plain autoencoder, with no adversary and no
+generation: D's trunk and C's z head encode (z~ = C(D(x)), tanh), G decodes G(z~, c) with the true labels,
+and the only loss is the per-pixel L1 of §3.3.1 (Adam 2e-4, beta_1 0.5, batch 16, float32). Reconstruction is
+then all the networks are asked to do, so its PSNR and identity distance after ``--steps`` bound from above
+what the GAN's stage 2, which shares the networks with the ACGAN game, reaches in as many steps. The README's
+issue-18 notes quote both parts.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def calibrate(x):
+    from PIL import Image, ImageFilter
+
+    size = x.shape[1]
+
+    def blur(s):
+        return np.stack([np.asarray(Image.fromarray(a).filter(ImageFilter.GaussianBlur(s))) for a in x])
+
+    def resample(k):
+        return np.stack([np.asarray(Image.fromarray(a).resize((k, k), Image.BICUBIC).resize((size, size),
+                                                                                           Image.BICUBIC)) for a in x])
+
+    cases = {"another person (the next val face)": np.roll(x, 1, axis=0)}
+    cases.update({f"Gaussian blur, sigma {s} px": blur(s) for s in (0.5, 1.0, 1.5, 2.0, 3.0)})
+    cases.update({f"down to {k} px and back": resample(k) for k in (32, 24, 16)})
+    return cases
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--data", required=True, help="as tfface train --data (celeba:DIR, or synthetic)")
+    p.add_argument("--image_size", type=int, default=64)
+    p.add_argument("--images", type=int, default=256, help="the first val faces measured")
+    p.add_argument("--calibrate", action="store_true", help="measure degraded inputs instead of training")
+    p.add_argument("--width", type=float, default=0.5, help="G's width")
+    p.add_argument("--d_width", type=float, default=None, help="D's and C's width (default: --width)")
+    p.add_argument("--z_dim", type=int, default=100)
+    p.add_argument("--z_head", default="shared", choices=("shared", "hidden"))
+    p.add_argument("--steps", type=int, default=6000)
+    p.add_argument("--report_every", type=int, default=1000)
+    p.add_argument("--seed", type=int, default=0)
+    a = p.parse_args()
+
+    from tfface.evaluation import face_measures, metrics
+    from tfface.methods import get
+    from tfface.settings import Settings
+
+    method = get("iterative")
+    settings = method.resolve(Settings(method="iterative", data=a.data, image_size=a.image_size, seed=a.seed,
+                                       eval_images=a.images))
+    data = method.load_data(settings)
+    x_val, c_val = data.test.load_batch(np.arange(min(a.images, data.test.size)))
+
+    def report(name, rebuilt):
+        d = face_measures.identity_distances(x_val, rebuilt)
+        print(f"{name}: identity median {np.median(d):.3f} (same person, < {face_measures.IDENTITY_THRESHOLD}: "
+              f"{np.mean(d < face_measures.IDENTITY_THRESHOLD):.2f}), PSNR {metrics.mean_finite(metrics.psnr(rebuilt, x_val)):.1f} dB",
+              flush=True)
+
+    if a.calibrate:
+        print(f"{len(x_val)} val faces at {a.image_size} px against themselves:")
+        for name, y in calibrate(x_val).items():
+            report(f"  {name}", y)
+        return
+
+    import keras
+    import tensorflow as tf
+
+    from tfface.losses import iterative as L
+    from tfface.training.iterative_gan import IterativeGAN
+
+    keras.utils.set_random_seed(a.seed)
+    gan = IterativeGAN(image_size=a.image_size, z_dim=a.z_dim, n_labels=c_val.shape[1], width=a.width,
+                       d_width=a.d_width, z_head=a.z_head)
+    # What the autoencoder trains: G, D's trunk up to its shared layer, C's z head (not D's source output
+    # nor C's label logits, which the pixel loss does not reach).
+    variables = gan.g.trainable_variables + gan.d.trainable_variables + gan.c.trainable_variables
+    opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
+
+    def rebuild(x, c, training):
+        _, shared, _ = gan.d(x, training=training)
+        z, _ = gan.c(shared, training=training)
+        return gan.g([z, c], training=training)
+
+    @tf.function
+    def step(x, c):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(L.pixel_loss(x, rebuild(x, c, True)))
+        grads = tape.gradient(loss, variables)
+        opt.apply([g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)], variables)
+        return loss
+
+    def rebuilt_val():
+        out = []
+        for i in range(0, len(x_val), 64):
+            xb = tf.cast(x_val[i:i + 64], tf.float32) / 127.5 - 1.0
+            y = rebuild(xb, tf.constant(c_val[i:i + 64], tf.float32), False).numpy()
+            out.append(np.clip(np.round((y + 1.0) * 127.5), 0, 255).astype(np.uint8))
+        return np.concatenate(out)
+
+    print(f"autoencoder of the iterative GAN's networks: G width {a.width}, D/C width {a.d_width or a.width}, "
+          f"z_dim {a.z_dim}, z head {a.z_head}; pixel L1 only, batch 16", flush=True)
+    ds = iter(data.train_dataset(16, seed=a.seed, start_step=0, deterministic=True, flip=False))
+    t0 = time.time()
+    for i in range(1, a.steps + 1):
+        x, c = next(ds)
+        loss = float(step(x, tf.cast(c, tf.float32)))
+        if i % a.report_every == 0 or i == a.steps:
+            report(f"step {i} ({time.time() - t0:.0f} s, train L1 {loss:.3f})", rebuilt_val())
+
+
+if __name__ == "__main__":
+    main()
