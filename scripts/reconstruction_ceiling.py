@@ -88,14 +88,16 @@ def main():
     import keras
     import tensorflow as tf
 
+    from tfface.data.pipeline import to_float, to_uint8
+    from tfface.inference import batched
     from tfface.losses import iterative as L
     from tfface.training.iterative_gan import IterativeGAN
 
     keras.utils.set_random_seed(a.seed)
     gan = IterativeGAN(image_size=a.image_size, z_dim=a.z_dim, n_labels=c_val.shape[1], width=a.width,
                        d_width=a.d_width, z_head=a.z_head)
-    # What the autoencoder trains: G, D's trunk up to its shared layer, C's z head (not D's source output
-    # nor C's label logits, which the pixel loss does not reach).
+    # What the autoencoder trains: G, D's trunk up to its shared layer and C's path to z, the variables the
+    # pixel loss reaches (not D's source output nor C's label head).
     variables = gan.g.trainable_variables + gan.d.trainable_variables + gan.c.trainable_variables
     opt = keras.optimizers.Adam(2e-4, beta_1=0.5)
 
@@ -108,17 +110,12 @@ def main():
     def step(x, c):
         with tf.GradientTape() as tape:
             loss = tf.reduce_mean(L.pixel_loss(x, rebuild(x, c, True)))
-        grads = tape.gradient(loss, variables)
-        opt.apply([g if g is not None else tf.zeros_like(v) for g, v in zip(grads, variables)], variables)
+        reached = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
+        opt.apply([g for g, _ in reached], [v for _, v in reached])
         return loss
 
     def rebuilt_val():
-        out = []
-        for i in range(0, len(x_val), 64):
-            xb = tf.cast(x_val[i:i + 64], tf.float32) / 127.5 - 1.0
-            y = rebuild(xb, tf.constant(c_val[i:i + 64], tf.float32), False).numpy()
-            out.append(np.clip(np.round((y + 1.0) * 127.5), 0, 255).astype(np.uint8))
-        return np.concatenate(out)
+        return batched(lambda x, c: to_uint8(rebuild(to_float(x), tf.constant(c, tf.float32), False)), x_val, c_val)
 
     print(f"autoencoder of the iterative GAN's networks: G width {a.width}, D/C width {a.d_width or a.width}, "
           f"z_dim {a.z_dim}, z head {a.z_head}; pixel L1 only, batch 16", flush=True)
