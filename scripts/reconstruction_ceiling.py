@@ -74,9 +74,9 @@ def main():
     x_val, c_val = data.test.load_batch(np.arange(min(a.images, data.test.size)))
 
     def report(name, rebuilt):
-        d = face_measures.identity_distances(x_val, rebuilt)
-        print(f"{name}: identity median {np.median(d):.3f} (same person, < {face_measures.IDENTITY_THRESHOLD}: "
-              f"{np.mean(d < face_measures.IDENTITY_THRESHOLD):.2f}), PSNR {metrics.mean_finite(metrics.psnr(rebuilt, x_val)):.1f} dB",
+        ident = face_measures.identity_summary(face_measures.identity_distances(x_val, rebuilt))
+        print(f"{name}: identity median {ident['median_distance']:.3f} (same person, < {ident['threshold']}: "
+              f"{ident['share_same_person']:.2f}), PSNR {metrics.mean_finite(metrics.psnr(rebuilt, x_val)):.1f} dB",
               flush=True)
 
     if a.calibrate:
