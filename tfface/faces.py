@@ -2,7 +2,8 @@
 
 :func:`dlib_models` is the one loader: the HOG face detector, the 5- and
 68-point landmark predictors and the 128-D identity embedding, loaded once
-per process.  Photo editing (:mod:`tfface.photo`) and the face measures of
+per process (the detector and the embedding once per thread: they are not
+thread-safe).  Photo editing (:mod:`tfface.photo`) and the face measures of
 evaluation (:mod:`tfface.evaluation.face_measures`) use it.
 """
 
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 
 import numpy as np
 from PIL import Image
@@ -39,13 +41,21 @@ class _Models:
         "embedder": lambda: dlib.face_recognition_model_v1(face_recognition_models.face_recognition_model_location()),
     }
 
+    # dlib's object detector keeps the image pyramid it scans in the detector object, so two threads sharing
+    # one find each other's faces (54 of 200 detections of two photos from 4 threads were wrong; the web
+    # demo edits two requests at once). dlib's networks keep their activations in the network the same way.
+    # The shape predictors keep no state and are shared.
+    PER_THREAD = frozenset({"detector", "embedder"})
+
     def __init__(self):
         self._loaded = {}
+        self._local = threading.local()
 
     def __getitem__(self, name):
-        if name not in self._loaded:
-            self._loaded[name] = self.LOADERS[name]()
-        return self._loaded[name]
+        loaded = self._local.__dict__ if name in self.PER_THREAD else self._loaded
+        if name not in loaded:
+            loaded[name] = self.LOADERS[name]()
+        return loaded[name]
 
 
 def _cache_dir():
