@@ -29,3 +29,24 @@ def test_runner_rejects_a_thread_count_below_one():
     path = pretrained.tflite_file(ENTRIES[0], "float16", pretrained.HERE)
     with pytest.raises(ValueError):
         litert.Runner(path, "add_tensor", num_threads=0)
+
+
+@pytest.mark.skipif(not ENTRIES, reason="no bundled editor")
+def test_calls_from_several_threads_each_get_their_own_result():
+    """The web demo edits two requests at once with one runner per editor."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    runner = litert.Runner(pretrained.tflite_file(ENTRIES[0], "float16", pretrained.HERE), "add_tensor")
+    size = runner.input_shape("images")[1]
+    rng = np.random.default_rng(0)
+    batches = [rng.random((n, size, size, 3)).astype(np.float32) for n in (1, 3)]
+    want = [runner(images=x, strength=np.ones([len(x)]))["edited"] for x in batches]
+
+    def one(i):
+        x = batches[i % 2]
+        return runner(images=x, strength=np.ones([len(x)]))["edited"]
+
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(one, range(40)))
+    for i, edited in enumerate(got):
+        np.testing.assert_allclose(edited, want[i % 2], atol=1e-6, err_msg=f"call {i}")

