@@ -59,8 +59,27 @@ def test_temporaries_of_dead_processes_are_cleaned_on_the_next_build(tmp_path):
     stale = tmp_path / f".1.tmp-{dead.pid}"
     (stale / "variables").mkdir(parents=True)
     (tmp_path / f".x.json.tmp-{dead.pid}").write_text("half")
+    (tmp_path / f".y.json.tmp-{dead.pid}-140245").write_text("half")  # a thread's, as files writes them now
     live = tmp_path / f".2.tmp-{os.getppid()}"  # an export still running in another process
     live.mkdir()
     with files.building_directory(tmp_path / "3") as tmp:
         open(os.path.join(tmp, "saved_model.pb"), "w").close()
     assert sorted(os.listdir(tmp_path)) == sorted(["3", live.name])
+
+
+def test_threads_writing_one_file_at_once_each_leave_a_whole_file(tmp_path):
+    """Two threads of one process (the web demo's, say) replacing the same file: every write succeeds and
+    the file is always one of the writes, whole."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    path = tmp_path / "shared.bin"
+    contents = [bytes([i]) * 2_000_000 for i in range(2)]
+
+    def write(i):
+        files.write_bytes(path, contents[i % 2])
+        return path.read_bytes() in contents
+
+    with ThreadPoolExecutor(2) as pool:
+        whole = list(pool.map(write, range(40)))
+    assert all(whole) and path.read_bytes() in contents
+    assert os.listdir(tmp_path) == ["shared.bin"], "no temporary left behind"

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import threading
 
 import numpy as np
 from PIL import Image
@@ -20,12 +21,14 @@ IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP"
                  ".tiff": "TIFF"}
 
 
-_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)(\.old)?$")
+_TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)(-\d+)?(\.old)?$")
 
 
 def _temporary_sibling(path):
+    """``.NAME.tmp-PID-THREAD`` beside ``path``: each thread of each process writes its own, so two writers of
+    one file (the web demo's threads) never fill or move each other's half-written temporary."""
     directory, name = os.path.split(os.path.abspath(path))
-    return os.path.join(directory, f".{name}.tmp-{os.getpid()}")
+    return os.path.join(directory, f".{name}.tmp-{os.getpid()}-{threading.get_ident()}")
 
 
 def _alive(pid):
