@@ -18,8 +18,8 @@ directory.  The parent timestamps each progress line as the child prints it; s/s
 time between the first progress line at or after step ``--warmup`` and the last one (so
 start-up, tracing and the final metrics are left out, and whatever the trees do every N steps
 is in).  Rounds alternate which tree goes first.  Before and after each run the parent probes
-the machine (3x3 convolution, as in train_step.py) three times; shares are against the
-median of the probes around that run.  Nothing here asserts a time (see BENCHMARKS.md).
+the machine (3x3 convolution, as in train_step.py) three times and prints the median beside
+the run, so a slow period shows.  Nothing here asserts a time (see BENCHMARKS.md).
 """
 
 import argparse
@@ -76,8 +76,8 @@ def run(tree, flags, steps, warmup):
     window = [(s, t) for s, t in marks if s >= warmup]
     if len(window) < 2:
         raise SystemExit(f"too few progress lines after step {warmup}: {marks}")
-    (s0, t0), (s1, t1) = window[0], window[-1]
-    return (t1 - t0) / (s1 - s0), wall, usage.ru_maxrss / 1024
+    (first_step, first_time), (last_step, last_time) = window[0], window[-1]
+    return (last_time - first_time) / (last_step - first_step), wall, usage.ru_maxrss / 1024
 
 
 def main():
