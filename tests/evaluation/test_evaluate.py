@@ -84,7 +84,29 @@ def test_iterative_report(tmp_path, classifier_dir):
     rd = tmp_path / "it"
     assert run(*TINY, "--method=iterative", "--z_dim=8", "--steps=4", "--baseline_steps=4", f"--run_dir={rd}").returncode == 0
     r = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=16, say=lambda m: None)
-    assert set(r["recognition"]) >= {"hamming_loss", "cnn_baseline_hamming_loss"}
+    rec = r["recognition"]
+    # C against the run's own CNN baseline on the same 16 images: the difference and its interval.
+    d = rec["minus_cnn_baseline"]
+    assert d["images"] == 16 and d["low"] <= d["difference"] <= d["high"]
+    assert d["difference"] == pytest.approx(rec["hamming_loss"] - rec["cnn_baseline_hamming_loss"])
+    assert "C minus the CNN baseline, on the same 16 images" in (rd / "eval" / "report.md").read_text()
+    # The saved baseline is the one training measured: on training's 8 test images it scores training's loss.
+    from tfface.data.sources import load_labeled
+    from tfface.evaluation import iterative as measures
+    from tfface.settings import Settings
+
+    trained = json.loads((rd / "metrics.json").read_text())
+    settings = Settings.load(str(rd / "settings.json"))
+    x, c = load_labeled("synthetic", 32, synthetic_test_size=8).test.load_batch(np.arange(8))
+    clf = measures.load_cnn_baseline(settings, 8, str(rd / measures.CNN_BASELINE_WEIGHTS))
+    assert measures.hamming_loss(measures.cnn_baseline_probabilities(clf, x), c) == \
+        trained["recognition"]["cnn_baseline_hamming_loss"]
+    # A run from before baselines were saved: training's figure, said to be on training's images.
+    os.remove(rd / measures.CNN_BASELINE_WEIGHTS)
+    old = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=4, say=lambda m: None)["recognition"]
+    assert old["cnn_baseline_hamming_loss"] == trained["recognition"]["cnn_baseline_hamming_loss"]
+    assert old["cnn_baseline_images"] == 8 and "minus_cnn_baseline" not in old
+    assert "on its first 8 test images" in (rd / "eval" / "report.md").read_text()
     # The report's reconstruction PSNR is the one a user computes with the Python API.
     from tfface.data.sources import load_labeled
     from tfface.evaluation import metrics

@@ -33,6 +33,11 @@ def test_two_stages_and_metrics(trained):
     assert r["hamming_loss"] < r["majority_baseline_hamming_loss"], r
     # The CNN baseline (same trunk, labels only) learns too (measured: 0.27 against 0.38).
     assert r["cnn_baseline_hamming_loss"] < r["majority_baseline_hamming_loss"], r
+    # C minus the baseline, paired on the same 128 test images, with its interval; the baseline is kept.
+    d = r["minus_cnn_baseline"]
+    assert d["images"] == 128 and d["low"] <= d["difference"] <= d["high"]
+    assert d["difference"] == pytest.approx(r["hamming_loss"] - r["cnn_baseline_hamming_loss"])
+    assert (rd / "cnn_baseline.npz").is_file() and "C minus the CNN baseline" in trained[1].stdout
     assert m["reconstruction"]["psnr"] > 10
     t = m["transformation"]
     # Flipping a label moves its region towards the counterfactual on many faces (an edit that

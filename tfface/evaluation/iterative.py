@@ -6,6 +6,7 @@ transformation; the final metrics of training and a full evaluation.
 
 from __future__ import annotations
 
+import io
 import os
 
 import keras
@@ -79,13 +80,43 @@ def cnn_baseline(settings, n_labels):
     return clf
 
 
-def cnn_baseline_hamming_loss(data, settings, x_test, c_test):
-    """Train the CNN baseline for ``settings.baseline_steps`` on the training split; its Hamming loss on the test images."""
+CNN_BASELINE_WEIGHTS = "cnn_baseline.npz"  # in the run directory: the baseline that training measured
+
+
+def train_cnn_baseline(data, settings):
+    """The CNN baseline trained for ``settings.baseline_steps`` on the training split (seeded apart from the GAN)."""
     keras.utils.set_random_seed(settings.seed + 1)
     clf = cnn_baseline(settings, len(data.attribute_names))
     ds = data.train_dataset(settings.batch_size, seed=settings.seed + 1, start_step=0)
     clf.fit(ds, epochs=1, steps_per_epoch=settings.baseline_steps, verbose=0, shuffle=False)
-    return hamming_loss(batched(lambda x: clf(to_float(x), training=False), x_test), c_test)
+    return clf
+
+
+def save_cnn_baseline(clf, path):
+    """``clf``'s weights as one .npz, written whole or not at all."""
+    buf = io.BytesIO()
+    np.savez(buf, *clf.get_weights())
+    files.write_bytes(path, buf.getvalue())
+
+
+def load_cnn_baseline(settings, n_labels, path):
+    """The baseline saved by :func:`save_cnn_baseline` for a run of ``settings``."""
+    clf = cnn_baseline(settings, n_labels)
+    with np.load(path) as z:
+        clf.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+    return clf
+
+
+def cnn_baseline_probabilities(clf, x):
+    return batched(lambda b: clf(to_float(b), training=False), x)
+
+
+def compare_with_cnn_baseline(probs, baseline_probs, labels):
+    """C's and the baseline's Hamming losses on the same images, and C's minus the baseline's with its
+    95% interval (paired bootstrap over images): the test behind "C recognises as well as the CNN"."""
+    wrong = lambda p: (np.asarray(p) >= 0.5) != (np.asarray(labels) >= 0.5)  # noqa: E731
+    return {"cnn_baseline_hamming_loss": hamming_loss(baseline_probs, labels),
+            "minus_cnn_baseline": statistics.paired_difference(wrong(probs), wrong(baseline_probs))}
 
 
 def training_prevalence(data, n=4096):
@@ -164,9 +195,10 @@ def z_recovery(editor, labels, n=512, seed=0):
     return float(1.0 - np.sum((z_hat - z) ** 2) / np.sum((z - z.mean(axis=0)) ** 2))
 
 
-def final_metrics(editor, data, settings):
+def final_metrics(editor, data, settings, run_dir=None):
     """metrics.json at the end of training: recognition (vs majority and CNN baselines), reconstruction,
-    transformation against counterfactuals (synthetic data)."""
+    transformation against counterfactuals (synthetic data).  The CNN baseline is saved in ``run_dir``
+    (when given) so that ``tfface evaluate`` can compare it with C on any test images."""
     idx, x, c = _test_set(data, settings.eval_images)
     probs = editor.recognize(x)
     prevalence = training_prevalence(data)
@@ -183,7 +215,10 @@ def final_metrics(editor, data, settings):
                              "l1": float(np.abs(rebuilt.astype(np.float64) - x).mean() / 127.5)}
     out["latent"] = {"z_r2": z_recovery(editor, c, seed=settings.seed)}
     if settings.baseline_steps:
-        out["recognition"]["cnn_baseline_hamming_loss"] = cnn_baseline_hamming_loss(data, settings, x, c)
+        clf = train_cnn_baseline(data, settings)
+        if run_dir is not None:
+            save_cnn_baseline(clf, os.path.join(run_dir, CNN_BASELINE_WEIGHTS))
+        out["recognition"].update(compare_with_cnn_baseline(probs, cnn_baseline_probabilities(clf, x), c))
     if data.has_ground_truth:
         out["transformation"] = transformation_scores(editor, data, idx, x, c, rebuilt)
     return out
@@ -194,7 +229,10 @@ def summary_lines(m):
     line = f"recognition: hamming loss {r['hamming_loss']:.4f} (majority baseline {r['majority_baseline_hamming_loss']:.4f}"
     if "cnn_baseline_hamming_loss" in r:
         line += f", CNN baseline {r['cnn_baseline_hamming_loss']:.4f}"
-    yield line + ")"
+    line += ")"
+    if "minus_cnn_baseline" in r:
+        line += f"; C minus the CNN baseline {statistics.difference_text(r['minus_cnn_baseline'])} (95%)"
+    yield line
     yield f"reconstruction: PSNR {m['reconstruction']['psnr']:.2f} dB, L1 {m['reconstruction']['l1']:.4f}"
     if "latent" in m:
         yield f"latent code: C recovers z with R^2 {m['latent']['z_r2']:.3f} (0 = the constant guess)"
@@ -275,11 +313,19 @@ class ProgressJudge:
 def evaluate(ctx, figures_dir):
     ed, names_all = ctx.editor, ctx.data.attribute_names
     idx, x, c = _test_set(ctx.data, ctx.images)
-    out = {"images": int(len(x)), "recognition": {"hamming_loss": hamming_loss(ed.recognize(x), c)}}
-    trained = ctx.training_metrics().get("recognition", {})
-    for k in ("cnn_baseline_hamming_loss", "majority_baseline_hamming_loss"):
-        if k in trained:
-            out["recognition"][k] = trained[k]
+    probs = ed.recognize(x)
+    out = {"images": int(len(x)), "recognition": {"hamming_loss": hamming_loss(probs, c)}}
+    trained = ctx.training_metrics()
+    if "majority_baseline_hamming_loss" in trained.get("recognition", {}):
+        out["recognition"]["majority_baseline_hamming_loss"] = trained["recognition"]["majority_baseline_hamming_loss"]
+    baseline = os.path.join(ctx.run_dir, CNN_BASELINE_WEIGHTS)
+    if os.path.isfile(baseline):      # the run's own baseline, on these images
+        clf = load_cnn_baseline(ctx.settings, len(names_all), baseline)
+        out["recognition"].update(compare_with_cnn_baseline(probs, cnn_baseline_probabilities(clf, x), c))
+    elif "cnn_baseline_hamming_loss" in trained.get("recognition", {}):
+        # Runs from before the baseline was saved: its loss as training measured it, on its own test images.
+        out["recognition"]["cnn_baseline_hamming_loss"] = trained["recognition"]["cnn_baseline_hamming_loss"]
+        out["recognition"]["cnn_baseline_images"] = trained.get("test_images")
     rebuilt = ed.reconstruct(x)
     out["reconstruction"] = {"psnr": metrics.mean_finite(metrics.psnr(rebuilt, x)),
                              "ssim": metrics.mean_finite(metrics.ssim(rebuilt, x))}
@@ -330,6 +376,13 @@ def report_sections(r):
                      ("majority_baseline_hamming_loss", "majority value per label")):
         if k in rec:
             lines.append(f"| {label} | {fmt(rec[k], 4)} |")
+    if "minus_cnn_baseline" in rec:
+        d = rec["minus_cnn_baseline"]
+        lines += ["", f"C minus the CNN baseline, on the same {d['images']} images: {statistics.difference_text(d)} "
+                  "(95% interval, bootstrap over images; below 0: C recognises better)."]
+    elif rec.get("cnn_baseline_images") is not None:
+        lines += ["", f"The CNN baseline's loss is the one training measured, on its first {rec['cnn_baseline_images']} "
+                  "test images (the run saved no baseline weights)."]
     rc = r["reconstruction"]
     lines += ["", "## Reconstruction", "", f"PSNR {fmt(rc['psnr'])} dB, SSIM {fmt(rc['ssim'], 3)}"
               + (f", identity median distance {fmt(rc['identity']['median_distance'], 3)}" if rc.get("identity") else ""), ""]

@@ -128,7 +128,8 @@ class Method:
     def sample_grid(self, model, data):
         raise NotImplementedError
 
-    def final_metrics(self, model, data, settings: Settings) -> dict:
+    def final_metrics(self, model, data, settings: Settings, run_dir=None) -> dict:
+        """metrics.json's measures; ``run_dir``: where training keeps what they measured against, if anything."""
         raise NotImplementedError
 
     def summarize(self, metrics: dict):

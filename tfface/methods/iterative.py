@@ -108,8 +108,8 @@ class IterativeMethod(Method):
         gen = ed.generate(len(cols), labels=np.repeat(c[:1], len(cols), axis=0), seed=0)
         return grid_image(rows + [list(gen)])
 
-    def final_metrics(self, model, data, s):
-        return measures.final_metrics(Editor(model, data.attribute_names), data, s)
+    def final_metrics(self, model, data, s, run_dir=None):
+        return measures.final_metrics(Editor(model, data.attribute_names), data, s, run_dir)
 
     def progress_measure(self, s, data):
         judge = measures.ProgressJudge(s, data)

@@ -71,7 +71,7 @@ class ResidualMethod(Method):
         return grid_image([[x0[i], residual_picture(x0[i], e0[i]), e0[i], x1[i], residual_picture(x1[i], e1[i]), e1[i]]
                            for i in range(min(len(x0), len(x1)))])
 
-    def final_metrics(self, model, data, s):
+    def final_metrics(self, model, data, s, run_dir=None):
         return measures.final_metrics(self.editor(model), data, s)
 
     def progress_measure(self, s, data):

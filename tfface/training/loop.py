@@ -229,7 +229,7 @@ def _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, da
 
 
 def _finish(run, method, model, data, settings, step, seconds, say, steps_run=0):
-    metrics = method.final_metrics(model, data, settings)
+    metrics = method.final_metrics(model, data, settings, run.path)
     metrics["training"] = {
         "steps": step,
         "steps_this_invocation": steps_run,

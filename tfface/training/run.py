@@ -10,6 +10,7 @@
       clock.json           training seconds at the last checkpoint (quality against wall time)
       progress.jsonl       judged quality every --judge_every steps (one JSON object per line)
       metrics.json         final scores, written when training finishes
+      cnn_baseline.npz     the iterative GAN's CNN baseline, which metrics.json compares C with
 
 All JSON files are written atomically.  :func:`tfface.methods.load_run`
 rebuilds a trained model from a run directory.
