@@ -80,10 +80,16 @@ def test_report_builds_from_a_tiny_run(runs, classifier_dir):
     assert not [p for p in os.listdir(runs / "full") if ".tmp" in p]
 
 
-def test_iterative_report(tmp_path, classifier_dir):
+def test_iterative_report(tmp_path, classifier_dir, monkeypatch):
     rd = tmp_path / "it"
     assert run(*TINY, "--method=iterative", "--z_dim=8", "--steps=4", "--baseline_steps=4", f"--run_dir={rd}").returncode == 0
+    from tfface.evaluation import face_measures
+
+    embedded, real = [], face_measures.embeddings
+    monkeypatch.setattr(face_measures, "embeddings", lambda images, rects=None: embedded.append(len(images)) or real(images, rects))
     r = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=16, say=lambda m: None)
+    # Identity: the test images are embedded once, then their reconstruction and each of the 3 figure flips.
+    assert embedded == [16] * 5 and r["reconstruction"]["identity"]["pairs"] == 16
     rec = r["recognition"]
     # C against the run's own CNN baseline on the same 16 images: the difference and its interval.
     d = rec["minus_cnn_baseline"]

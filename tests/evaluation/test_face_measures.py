@@ -25,7 +25,7 @@ def test_five_points_from_68():
     np.testing.assert_array_equal(faces.five_points(lm)[0], [[1, 1], [5, 1], [3, 3], [2, 5], [4, 5]])
 
 
-def test_identity_distance_known_answers():
+def test_identity_distance_known_answers(monkeypatch):
     face = np.asarray(__import__("PIL.Image", fromlist=["Image"]).fromarray(skimage.astronaut()[30:230, 120:320]).resize((128, 128)))
     same = faces.identity_distances(face[None], face[None])
     assert same[0] == pytest.approx(0.0, abs=1e-6)
@@ -35,6 +35,19 @@ def test_identity_distance_known_answers():
 
     cartoon = synthetic.render([1], synthetic.sample_attributes([1]), 128)
     assert faces.identity_distances(face[None], cartoon)[0] > faces.IDENTITY_THRESHOLD
+    # One reference for several edits gives each pair's own distance, embedding the inputs once.
+    calls = []
+    real = faces.embeddings
+    monkeypatch.setattr(faces, "embeddings", lambda images, rects=None: calls.append(len(images)) or real(images, rects))
+    ref = faces.IdentityReference(np.stack([face, face]))
+    np.testing.assert_allclose(ref.distances(np.stack([noisy, cartoon[0]])),
+                               [faces.identity_distances(face[None], noisy[None])[0],
+                                faces.identity_distances(face[None], cartoon)[0]], atol=1e-6)
+    np.testing.assert_allclose(ref.distances(np.stack([face, face])), [0, 0], atol=1e-6)
+    # The reference's inputs once, its first edits, identity_distances' two pairs (both sides each time), its second edits.
+    assert calls == [2, 2, 1, 1, 1, 1, 2]
+    with pytest.raises(ValueError, match="1 edits for 2 inputs"):
+        ref.distances(face[None])
 
 
 def test_landmarks_follow_a_known_shift():

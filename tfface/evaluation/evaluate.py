@@ -55,6 +55,7 @@ class EvaluationContext:
         self.skipped = {}
         self._classifier = None
         self._judge_outputs = None
+        self._identity_reference = None
 
     def optional(self, name, fn):
         """``fn()``, or None with the reason recorded under ``name`` when a measure cannot be taken
@@ -109,7 +110,11 @@ class EvaluationContext:
         return out
 
     def identity(self, a, b):
-        return face_measures.identity_summary(face_measures.identity_distances(a, b))
+        """Identity summary of the pairs (a[i], b[i]).  ``a``'s embeddings are kept for the next call with the
+        same array (the test images, against each of their edits in turn)."""
+        if self._identity_reference is None or self._identity_reference.inputs is not a:
+            self._identity_reference = face_measures.IdentityReference(a)
+        return face_measures.identity_summary(self._identity_reference.distances(b))
 
     def training_metrics(self):
         """The run's own metrics.json (baselines measured at the end of training), or {}."""
