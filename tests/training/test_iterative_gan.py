@@ -190,3 +190,18 @@ def test_phases_and_defaults():
     m, _ = _tiny()
     IterativeMethod().enter_phase(m, "stage2")
     assert m.stage == 2 and m.train_function is None
+
+
+def test_cnn_baseline_learns_at_cs_rate_and_decays_like_the_run():
+    # C trains at D's learning rate with the run's decay; the baseline it is compared with gets the same.
+    s = Settings(method="iterative", image_size=32, width=0.25, steps=1000, learning_rate=2e-4,
+                 d_learning_rate=4e-4, decay_after=0.6, baseline_steps=1000)
+    opt = cnn_baseline(s, 3).opt
+    for step in (0, 599, 600, 800, 999, 1000, 1200):
+        opt.iterations.assign(step)
+        assert float(opt.learning_rate) == pytest.approx(s.learning_rates(step)[1], rel=1e-6, abs=1e-12), step
+    # Its own step count sets where the decay starts; without --d_learning_rate it is --learning_rate.
+    opt = cnn_baseline(s.replace(baseline_steps=500, d_learning_rate=None), 3).opt
+    for step, expected in ((299, 2e-4), (400, 1e-4), (500, 0.0)):
+        opt.iterations.assign(step)
+        assert float(opt.learning_rate) == pytest.approx(expected, rel=1e-6, abs=1e-12), step

@@ -72,11 +72,30 @@ class AttributeClassifier(keras.Model):
         return {"label_loss": self.tracker.result()}
 
 
+class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """``rate`` until ``decay_after * steps``, then linearly to 0 at ``steps`` (as ``Settings.learning_rates``)."""
+
+    def __init__(self, rate, steps, decay_after=1.0):
+        self.rate, self.steps, self.decay_after = float(rate), int(steps), float(decay_after)
+
+    def __call__(self, step):
+        start = self.decay_after * self.steps
+        factor = ops.clip((self.steps - ops.cast(step, "float32")) / max(self.steps - start, 1.0), 0.0, 1.0)
+        return self.rate * factor
+
+    def get_config(self):
+        return {"rate": self.rate, "steps": self.steps, "decay_after": self.decay_after}
+
+
 def cnn_baseline(settings, n_labels):
-    """The run's CNN baseline, compiled: D's trunk and C's head at their width (``--d_width``, else ``--width``)."""
+    """The run's CNN baseline, compiled: D's trunk and C's head at their width (``--d_width``, else ``--width``),
+    trained as C is: at D's learning rate (``--d_learning_rate``, else ``--learning_rate``), decaying to 0
+    from the same fraction of its ``--baseline_steps`` as the run's rates do of ``--steps``."""
     width = settings.width if settings.d_width is None else settings.d_width
     clf = AttributeClassifier(settings.image_size, n_labels, width)
-    clf.compile(keras.optimizers.Adam(settings.learning_rate, beta_1=settings.beta_1, beta_2=settings.beta_2))
+    rate = settings.learning_rate if settings.d_learning_rate is None else settings.d_learning_rate
+    schedule = LinearDecay(rate, settings.baseline_steps or 1, settings.decay_after)
+    clf.compile(keras.optimizers.Adam(schedule, beta_1=settings.beta_1, beta_2=settings.beta_2))
     return clf
 
 
