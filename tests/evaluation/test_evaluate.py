@@ -107,6 +107,15 @@ def test_iterative_report(tmp_path, classifier_dir, monkeypatch):
     clf = measures.load_cnn_baseline(settings, 8, str(rd / measures.CNN_BASELINE_WEIGHTS))
     assert measures.hamming_loss(measures.cnn_baseline_probabilities(clf, x), c) == \
         trained["recognition"]["cnn_baseline_hamming_loss"]
+    # A damaged baseline file: one error naming it, no evaluation half-written.
+    from tfface.errors import DataError
+
+    good = (rd / measures.CNN_BASELINE_WEIGHTS).read_bytes()
+    (rd / measures.CNN_BASELINE_WEIGHTS).write_bytes(good[: len(good) // 2])
+    before = (rd / "eval" / "metrics.json").read_bytes()
+    with pytest.raises(DataError, match="cnn_baseline.npz: not this run's CNN baseline"):
+        evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=4, say=lambda m: None)
+    assert (rd / "eval" / "metrics.json").read_bytes() == before
     # A run from before baselines were saved: training's figure, said to be on training's images.
     os.remove(rd / measures.CNN_BASELINE_WEIGHTS)
     old = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=4, say=lambda m: None)["recognition"]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 
 import keras
 import numpy as np
@@ -16,6 +17,7 @@ from keras import ops
 
 from tfface import files
 from tfface.data.pipeline import to_float
+from tfface.errors import DataError
 from tfface.evaluation import face_measures, metrics, statistics
 from tfface.evaluation import judge as judge_lib
 from tfface.evaluation.report import fmt, provenance
@@ -119,10 +121,15 @@ def save_cnn_baseline(clf, path):
 
 
 def load_cnn_baseline(settings, n_labels, path):
-    """The baseline saved by :func:`save_cnn_baseline` for a run of ``settings``."""
+    """The baseline saved by :func:`save_cnn_baseline` for a run of ``settings``; DataError naming the file when
+    it cannot be read or does not fit the run."""
     clf = cnn_baseline(settings, n_labels)
-    with np.load(path) as z:
-        clf.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+    try:
+        with np.load(path) as z:
+            clf.set_weights([z[f"arr_{i}"] for i in range(len(z.files))])
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile) as e:
+        raise DataError(f"{path}: not this run's CNN baseline ({e}); remove it to compare C with the baseline "
+                        "figure training measured") from e
     return clf
 
 
