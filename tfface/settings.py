@@ -176,6 +176,8 @@ class Settings:
     fake_label_weight: float = setting(1.0, "weight of L_label on G's images in C's update (paper, after ACGAN: 1; "
                                        "0 = C learns labels from real images only, G is still judged by C)",
                                        "iterative", minimum=0)
+    fake_label_stage: int = setting(1, "the stage from which L_label on G's images trains C: 1 = throughout (paper), "
+                                    "2 = from the integrated loss on, once G draws the labels", "iterative", (1, 2))
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",
@@ -208,7 +210,8 @@ class Settings:
             need(meta["group"] not in METHODS or meta["group"] == self.method or value == f.default,
                  f"--{f.name} applies to --method={meta['group']} only (this run uses --method={self.method})")
             if meta["choices"] is not None:
-                need(value in meta["choices"], f"--{f.name} must be one of {', '.join(meta['choices'])}, got {value!r}")
+                choices = ", ".join(map(str, meta["choices"]))
+                need(value in meta["choices"], f"--{f.name} must be one of {choices}, got {value!r}")
             if meta["minimum"] is not None and value is not None:
                 need(value >= meta["minimum"], f"--{f.name} must be >= {meta['minimum']}, got {value}")
         need(self.image_size >= 16 and self.image_size % 16 == 0,

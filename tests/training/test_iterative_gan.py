@@ -90,22 +90,25 @@ def test_each_update_trains_exactly_what_its_losses_reach(stage):
     assert np.array_equal(z_head.numpy(), before) == (stage == 1)
 
 
-@pytest.mark.parametrize("weight", [0.0, 1.0])
-def test_fake_label_weight_decides_whether_generated_labels_train_c(weight):
-    """With weight 0, C's update does not read the labels G was asked to draw: two D updates that differ only
-    in c_fake end equal; with the paper's weight 1 they differ."""
+@pytest.mark.parametrize("weight,from_stage,stage,reads", [
+    (0.0, 1, 1, False), (1.0, 1, 1, True),      # the paper's weight 1 trains C on G's labels throughout
+    (1.0, 2, 1, False), (1.0, 2, 2, True),      # --fake_label_stage 2: only once the integrated loss joins
+])
+def test_fake_label_weight_and_stage_decide_whether_generated_labels_train_c(weight, from_stage, stage, reads):
+    """When C's update does not read the labels G was asked to draw, two D updates that differ only in c_fake
+    end equal; when it does, they differ."""
     ends = []
     for flip in (False, True):
         keras.utils.set_random_seed(3)
-        m, (x, c, z, c_fake) = _tiny()
-        m.fake_label_weight = weight
+        m, (x, c, z, c_fake) = _tiny(stage=stage)
+        m.fake_label_weight, m.fake_label_stage = weight, from_stage
         if flip:
             c_fake = 1.0 - c_fake
         fakes = m.g([z, c], training=True)  # the same images in both updates (G's own depend on c_fake)
         m.g = lambda zc, training=False, f=fakes: f
         tf.function(m._d_update)(x, c, z, c_fake)
         ends.append(m.c.get_layer("c_logits").kernel.numpy())
-    assert np.array_equal(ends[0], ends[1]) == (weight == 0.0)
+    assert np.array_equal(ends[0], ends[1]) == (not reads)
 
 
 def test_label_weight_scales_the_label_loss_in_both_updates():

@@ -63,7 +63,8 @@ class IterativeMethod(Method):
     def loss_arguments(self, s):
         return {"lambdas": (s.lambda_per, s.lambda_pix, s.lambda_z), "update_ratio": s.update_ratio,
                 "max_updates": s.max_updates, "z_loss": s.z_loss,
-                "fake_label_weight": s.fake_label_weight, "label_loss": s.label_loss,
+                "fake_label_weight": s.fake_label_weight, "fake_label_stage": s.fake_label_stage,
+                "label_loss": s.label_loss,
                 "label_weight": s.label_weight}
 
     def phases(self, s):

@@ -72,12 +72,13 @@ class IterativeGAN(GANModel):
 
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
                 update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
-                fake_label_weight=DEFAULTS.fake_label_weight, label_loss=DEFAULTS.label_loss,
-                label_weight=DEFAULTS.label_weight, **kwargs):
+                fake_label_weight=DEFAULTS.fake_label_weight, fake_label_stage=DEFAULTS.fake_label_stage,
+                label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
         self.label_weight = float(label_weight)
         self.fake_label_weight = float(fake_label_weight)
+        self.fake_label_stage = int(fake_label_stage)
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
@@ -121,8 +122,10 @@ class IterativeGAN(GANModel):
             label_real = self.label_loss(cl_real, c_real)                              # §3.2.2
             label_fake = self.label_loss(cl_fake, c_fake)
             # §3.2.2 trains C on real and generated images; while G cannot yet draw an attribute, its
-            # images carry random labels for it, so ``fake_label_weight`` can hold that term back.
-            loss = adv + self.label_weight * (label_real + self.fake_label_weight * label_fake)
+            # images carry random labels for it, so ``fake_label_weight`` can hold that term back, in
+            # every stage or (``fake_label_stage`` 2) only until the integrated loss joins.
+            fake_weight = self.fake_label_weight if self.stage >= self.fake_label_stage else 0.0
+            loss = adv + self.label_weight * (label_real + fake_weight * label_fake)
             if self.stage == 2:
                 # D/C as the encoder of the integrated loss (§3.3): recover z
                 # from G(z, c), and rebuild x_real from (z~, c~).  c~ is held
