@@ -18,6 +18,7 @@ from tfface.training.residual_gan import ResidualGAN
     (dict(synthetic_train_size=-1), "--synthetic_train_size must be >= 0, got -1"),
     (dict(alpha=-1.0), "--alpha must be >= 0, got -1.0"),
     (dict(method="iterative", update_ratio=0.5), "--update_ratio must be >= 1, got 0.5"),
+    (dict(method="iterative", fake_label_stage=3), "--fake_label_stage must be one of 1, 2, got 3"),
     (dict(image_size=40), "--image_size must be a multiple of 16 and >= 16, got 40"),
     (dict(width=0.0), "--width must be in (0, 4], got 0.0"),
     (dict(beta_1=1.0), "--beta_1 and --beta_2 must be in [0, 1)"),
