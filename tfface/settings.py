@@ -178,6 +178,9 @@ class Settings:
                                        "iterative", minimum=0)
     fake_label_stage: int = setting(1, "the stage from which L_label on G's images trains C: 1 = throughout (paper), "
                                     "2 = from the integrated loss on, once G draws the labels", "iterative", (1, 2))
+    z_loss_stage: int = setting(2, "the stage from which L_z (C recovers z from G(z, c)) trains D/C and G: 2 = with "
+                                "the integrated loss (paper), 1 = throughout, as InfoGAN's latent-code term, so that "
+                                "G keeps z visible and D's trunk keeps it while stage 1 runs", "iterative", (1, 2))
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",

@@ -64,6 +64,7 @@ class IterativeMethod(Method):
         return {"lambdas": (s.lambda_per, s.lambda_pix, s.lambda_z), "update_ratio": s.update_ratio,
                 "max_updates": s.max_updates, "z_loss": s.z_loss,
                 "fake_label_weight": s.fake_label_weight, "fake_label_stage": s.fake_label_stage,
+                "z_loss_stage": s.z_loss_stage,
                 "label_loss": s.label_loss,
                 "label_weight": s.label_weight}
 

@@ -73,12 +73,13 @@ class IterativeGAN(GANModel):
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
                 update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
                 fake_label_weight=DEFAULTS.fake_label_weight, fake_label_stage=DEFAULTS.fake_label_stage,
-                label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight, **kwargs):
+                z_loss_stage=DEFAULTS.z_loss_stage, label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
         self.label_weight = float(label_weight)
         self.fake_label_weight = float(fake_label_weight)
         self.fake_label_stage = int(fake_label_stage)
+        self.z_loss_stage = int(z_loss_stage)
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
@@ -93,8 +94,8 @@ class IterativeGAN(GANModel):
         return self.d.trainable_variables + self.c.trainable_variables
 
     def _d_update_variables(self):
-        """What D's update trains: all of D and C, except C's z head in stage 1 (plain ACGAN has no L_z)."""
-        if self.stage == 2:
+        """What D's update trains: all of D and C, except C's z head before L_z joins (plain ACGAN has no L_z)."""
+        if self.stage >= self.z_loss_stage:
             return self.discriminator_variables
         return self.d.trainable_variables + variables_without(self.c.trainable_variables, self.c.get_layer("z"))
 
@@ -136,6 +137,9 @@ class IterativeGAN(GANModel):
                 pix = L.pixel_loss(x_real, x_rebuilt)
                 zl = self.z_loss(z, z_fake)
                 loss = loss + L.integrated_loss(0.0, pix, zl, self.lambdas)
+            elif self.stage >= self.z_loss_stage:
+                # ``z_loss_stage`` 1: L_z alone before the integrated loss (InfoGAN's latent-code term).
+                loss = loss + L.integrated_loss(0.0, 0.0, self.z_loss(z, z_fake), self.lambdas)
             mean = distribution.global_mean(loss)
             scaled = distribution.scale_loss(self.d_optimizer, mean)
         v = self._d_update_variables()
@@ -173,6 +177,10 @@ class IterativeGAN(GANModel):
                 inte = L.integrated_loss(per, pix, zl, self.lambdas)
                 loss = loss + inte
                 out.update(inte=ops.mean(inte), per=ops.mean(per), pix=ops.mean(pix), z=ops.mean(zl))
+            elif self.stage >= self.z_loss_stage:                                   # L_z alone, stage 1
+                zl = self.z_loss(z, z_fake)
+                loss = loss + L.integrated_loss(0.0, 0.0, zl, self.lambdas)
+                out["z"] = ops.mean(zl)
             mean = distribution.global_mean(loss)
             scaled = distribution.scale_loss(self.g_optimizer, mean)
         v = self.generator_variables
