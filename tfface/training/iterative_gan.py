@@ -73,7 +73,8 @@ class IterativeGAN(GANModel):
     def compile(self, g_optimizer, d_optimizer, lambdas=(DEFAULTS.lambda_per, DEFAULTS.lambda_pix, DEFAULTS.lambda_z),
                 update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
                 fake_label_weight=DEFAULTS.fake_label_weight, fake_label_stage=DEFAULTS.fake_label_stage,
-                z_loss_stage=DEFAULTS.z_loss_stage, label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight, **kwargs):
+                z_loss_stage=DEFAULTS.z_loss_stage, label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight,
+                **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
         self.label_weight = float(label_weight)
