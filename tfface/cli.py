@@ -458,7 +458,8 @@ def build_parser():
                    help=_help("test images per domain, a random subset fixed for every run", "all of the test split"))
     p.add_argument("--compare", default="", help="comma-separated run directories for the ablation table")
     p.add_argument("--strength", type=float, default=1.0,
-                   help="residual editors: scale the residual as tfface edit --strength does (default: 1); at any other value "
+                   help="scale the edits as tfface edit --strength does (residual editors: the residual; iterative GANs: "
+                        "the change pasted onto the faces, the photo path) (default: 1); at any other value "
                         "the results go to <run_dir>/eval-strength-<S>, leaving <run_dir>/eval as it is")
     p.set_defaults(run=cmd_evaluate)
 

@@ -13,7 +13,7 @@ import tensorflow as tf
 
 from tfface import photo
 from tfface.errors import DataError, UsageError
-from tfface.inference import check_attribute_names
+from tfface.inference import check_attribute_names, label_change
 from tfface.settings import DIRECTIONS
 
 
@@ -55,6 +55,7 @@ class IterativeEditor:
     Pasting G(z~, c') itself would replace the face by its reconstruction, which keeps only what the code
     holds of the person (README: about 20 dB on synthetic faces); the difference of the two reconstructions
     carries what the labels change, and everything else keeps the photo's own pixels.  ``strength`` scales it.
+    (:meth:`tfface.inference.Editor.paste` is the same on aligned crops; ``tfface evaluate`` measures it.)
     """
 
     def __init__(self, model, attribute_names, changes):
@@ -66,15 +67,7 @@ class IterativeEditor:
         mask = tf.constant([[1.0 if n in changes else 0.0 for n in names]], tf.float32)
         values = tf.constant([[float(changes.get(n, 0)) for n in names]], tf.float32)
 
-        def change(x):
-            z, logits = model.encode(x, training=False)
-            c = tf.sigmoid(tf.cast(logits, tf.float32))
-            wanted = c * (1.0 - mask) + values * mask
-            before = tf.cast(model.g([z, c], training=False), tf.float32)
-            after = tf.cast(model.g([z, wanted], training=False), tf.float32)
-            return (after - before) / 2.0  # [-1, 1] units -> [0, 1]
-
-        self._call = tf.function(change)
+        self._call = tf.function(lambda x: label_change(model, x, mask, values) / 2.0)  # [-1, 1] units -> [0, 1]
 
     def residual(self, face01, strength):
         return strength * self._call(tf.constant(face01[None] * 2.0 - 1.0, tf.float32)).numpy()[0]

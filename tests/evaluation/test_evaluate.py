@@ -88,8 +88,9 @@ def test_iterative_report(tmp_path, classifier_dir, monkeypatch):
     embedded, real = [], face_measures.embeddings
     monkeypatch.setattr(face_measures, "embeddings", lambda images, rects=None: embedded.append(len(images)) or real(images, rects))
     r = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=16, say=lambda m: None)
-    # Identity: the test images are embedded once, then their reconstruction and each of the 3 figure flips.
-    assert embedded == [16] * 5 and r["reconstruction"]["identity"]["pairs"] == 16
+    # Identity: the test images are embedded once, then their reconstruction, each of the 3 figure flips, and
+    # each of the 8 attributes' pasted changes (the photo path).
+    assert embedded == [16] * 13 and r["reconstruction"]["identity"]["pairs"] == 16
     rec = r["recognition"]
     # C against the run's own CNN baseline on the same 16 images: the difference and its interval.
     d = rec["minus_cnn_baseline"]
@@ -141,11 +142,17 @@ def test_iterative_report(tmp_path, classifier_dir, monkeypatch):
     assert 0 <= r["mean_classifier_flip_rate_rebuilt"] <= 1
     assert "Mean judged flip rate over the attributes" in (rd / "eval" / "report.md").read_text()
     assert "## Recognition" in (rd / "eval" / "report.md").read_text()
-    # --strength scales residual edits; an iterative GAN has none, so it is refused (exit 2 from the CLI).
-    from tfface.errors import UsageError
-
-    with pytest.raises(UsageError, match="--strength applies to residual editors"):
-        evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=4, strength=0.5, say=lambda m: None)
+    # The photo path: every attribute's change pasted onto the faces, judged and compared for identity.
+    pasted = [t[n]["pasted"] for n in synthetic.ATTRIBUTES]
+    assert all(p["classifier_flip_rate"]["n"] == 16 and p["identity"]["pairs"] == 16 for p in pasted)
+    assert r["pasted"]["strength"] == 1.0
+    assert r["pasted"]["mean_classifier_flip_rate"] == pytest.approx(np.mean([p["classifier_flip_rate"]["rate"] for p in pasted]))
+    assert "## The photo path" in (rd / "eval" / "report.md").read_text()
+    # --strength scales only the pasted change: G's own transformations are judged the same, in eval-strength-S.
+    half = evaluate(str(rd), classifier_dir=str(classifier_dir[0]), images=16, strength=0.5, say=lambda m: None)
+    assert half["pasted"]["strength"] == 0.5 and "strength 0.5" in (rd / "eval-strength-0.5" / "report.md").read_text()
+    assert [half["transformation"][n]["classifier_flip_rate"] for n in synthetic.ATTRIBUTES] == \
+        [t[n]["classifier_flip_rate"] for n in synthetic.ATTRIBUTES]
 
 
 def test_an_evaluation_at_another_strength_leaves_the_full_strength_one_alone(runs, classifier_dir):

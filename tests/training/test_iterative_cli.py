@@ -8,6 +8,7 @@ import pytest
 
 from tests.training.cli import ROOT, TINY, run
 from tfface.data import synthetic
+from tfface.inference import Editor
 from tfface.methods import load_run
 
 pytestmark = pytest.mark.slow
@@ -62,6 +63,12 @@ def test_python_api_round_trip(trained):
     assert one.shape == two.shape == x.shape and not np.array_equal(one, two)
     per_image = ed.transform(x, {"Eyeglasses": [0, 1, 0, 1, 0]})
     assert per_image.shape == x.shape
+    # The photo path on crops: the input plus what the labels change in its reconstruction, scaled by strength.
+    pasted = ed.paste(x, {"Eyeglasses": 1, "Smiling": 0})
+    expected = np.clip(x.astype(int) + two.astype(int) - ed.reconstruct(x).astype(int), 0, 255)
+    assert pasted.dtype == np.uint8 and np.abs(pasted.astype(int) - expected).max() <= 2
+    assert not np.array_equal(pasted, x)
+    np.testing.assert_array_equal(Editor(ed.model, ed.attribute_names, strength=0.0).paste(x, {"Eyeglasses": 1}), x)
     gen = ed.generate(3, {"Male": 1}, seed=1)
     assert gen.shape == (3, 32, 32, 3)
     np.testing.assert_array_equal(gen, ed.generate(3, {"Male": 1}, seed=1))

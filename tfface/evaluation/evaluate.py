@@ -39,7 +39,8 @@ class EvaluationContext:
     ``data`` (a ``--data`` value) evaluates on other data: its held-out images
     alone, no training split is read (:func:`tfface.data.sources.load_domains`).
     ``images``: test images per domain (None: all of them), a fixed random subset.
-    ``strength``: the residual editors' edits scaled as ``tfface edit --strength`` scales them.
+    ``strength``: the residual editors' edits scaled as ``tfface edit --strength`` scales them, and an iterative
+    GAN's pasted changes (its photo path) as ``tfface iterative transform --strength`` scales them.
     """
 
     def __init__(self, run_dir, data=None, classifier_dir=None, images=None, say=print, strength=1.0):

@@ -374,12 +374,22 @@ def evaluate(ctx, figures_dir):
             return statistics.rate((p >= 0.5) == (c[:, k] < 0.5))
 
         entry["classifier_flip_rate"] = ctx.optional(f"classifier_{name}", flip)
+        # The photo path: the same change pasted onto the input's own pixels, at the evaluation's strength.
+        pasted = ed.paste(x, {name: 1 - c[:, k]})
+        entry["pasted"] = {
+            "classifier_flip_rate": ctx.optional(f"classifier_pasted_{name}", lambda m=pasted, f=flip: f(m)),
+            "identity": ctx.optional(f"identity_pasted_{name}", lambda m=pasted: ctx.identity(x, m))}
         if name in names and ctx.data.has_ground_truth:
             _, target, mask = ctx.data.test.counterfactual(idx, name)
             entry["ground_truth"] = metrics.ground_truth_scores(rebuilt, moved, target, mask)
         out["transformation"][name] = entry
     judged = [e["classifier_flip_rate"]["rate"] for e in out["transformation"].values() if e["classifier_flip_rate"]]
     out["mean_classifier_flip_rate"] = float(np.mean(judged)) if judged else None
+    pasted = [e["pasted"] for e in out["transformation"].values()]
+    rates = [p["classifier_flip_rate"]["rate"] for p in pasted if p["classifier_flip_rate"]]
+    medians = [p["identity"]["median_distance"] for p in pasted if p["identity"]]
+    out["pasted"] = {"strength": ed.strength, "mean_classifier_flip_rate": float(np.mean(rates)) if rates else None,
+                     "mean_identity_median": float(np.mean(medians)) if medians else None}
 
     # The judge reading the opposite value on the plain reconstructions (one pass for all attributes).
     judged_names = [(k, name) for k, name in enumerate(names_all) if out["transformation"][name]["classifier_flip_rate"]]
@@ -426,5 +436,17 @@ def report_sections(r):
         lines += ["", f"Mean judged flip rate over the attributes: {fmt(r['mean_classifier_flip_rate'], 3)} "
                   "(each attribute set to the opposite of its true value on every test face); on the unchanged "
                   f"reconstructions: {fmt(r.get('mean_classifier_flip_rate_rebuilt'), 3)}."]
+    if "pasted" in r:  # evaluations from before 2026-12-05 lack the photo path
+        p = r["pasted"]
+        lines += ["", "## The photo path", "",
+                  f"The same changes as `tfface iterative transform photo.jpg --strength {p['strength']:g}` pastes them: "
+                  f"x + {p['strength']:g} (G(z~, c') - G(z~, c~)), only what the labels change added to the input's own "
+                  "pixels.", "", "| attribute | judged flip rate [95% Wilson] | identity median distance |", "|---|---|---|"]
+        for name, t in r["transformation"].items():
+            flip, ident = t["pasted"]["classifier_flip_rate"], t["pasted"]["identity"]
+            lines.append(f"| {name} | {statistics.interval_text(flip) if flip else '–'} | "
+                         f"{fmt((ident or {}).get('median_distance'), 3)} |")
+        lines += ["", f"Mean judged flip rate {fmt(p['mean_classifier_flip_rate'], 3)}; mean of the identity medians "
+                  f"{fmt(p['mean_identity_median'], 3)}."]
     lines += ["", f"Columns: {' | '.join(r['figure_columns'])}", "", f"![transformations]({r['figures']['transform_grid']})", ""]
     return lines

@@ -15,7 +15,6 @@ import tensorflow as tf
 from tfface.data import celeba, synthetic
 from tfface.data.sources import load_labeled
 from tfface.evaluation import iterative as measures
-from tfface.errors import UsageError
 from tfface.export import saved_model
 from tfface.inference import Editor
 from tfface.methods.base import Method
@@ -92,10 +91,8 @@ class IterativeMethod(Method):
         return ds.enumerate(start_step).map(add_codes, num_parallel_calls=tf.data.AUTOTUNE)
 
     def editor(self, model, s, strength=1.0):
-        if strength != 1.0:
-            raise UsageError("--strength applies to residual editors; an iterative GAN's transformations are "
-                             "evaluated as they are")
-        return Editor(model, self.attribute_names(s))
+        """``strength`` scales the photo path's pasted change (:meth:`Editor.paste`), not G's transformations."""
+        return Editor(model, self.attribute_names(s), strength=strength)
 
     def sample_grid(self, model, data):
         """Rows: input | rebuilt | one attribute flipped per column;  last row: generated faces."""
