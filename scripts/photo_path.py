@@ -10,8 +10,7 @@ itself, the rebuild path. For each strength s this prints, per attribute set to 
 on every face, the shipped judge's flip rate on the first ``--images`` held-out faces (those ``tfface evaluate
 --images N`` reads; ``--skip K`` starts after the first K, a disjoint set) and the median dlib identity distance
 of the first ``--identity_images`` edited crops to their inputs (as ``tfface evaluate`` measures it); then the
-same for the rebuild path. ``tfface evaluate --strength
-S`` measures one strength of a training run the same way.
+same for the rebuild path. ``tfface evaluate --strength S`` measures one strength of a training run the same way.
 """
 
 import argparse
@@ -65,7 +64,8 @@ def main(argv=None):
     for strength in [float(v) for v in args.strengths.split(",")]:
         ed = Editor(run.model, data.attribute_names, strength=strength)
         table[f"pasted, strength {strength:g}"] = scores(lambda changes, ed=ed: ed.paste(x, changes))
-    table["rebuild path G(z~, c')"] = scores(lambda changes: Editor(run.model, data.attribute_names).transform(x, changes))
+    redrawn = Editor(run.model, data.attribute_names)
+    table["rebuild path G(z~, c')"] = scores(lambda changes: redrawn.transform(x, changes))
 
     print(f"{len(x)} faces judged, identity on the first {min(args.identity_images, len(x))}; "
           "each cell: judged flip rate / median identity distance")
