@@ -38,6 +38,7 @@ def main(argv=None):
     from tfface import pretrained
     from tfface.evaluation import face_measures
     from tfface.evaluation import judge as judge_lib
+    from tfface.evaluation.iterative import flipped
     from tfface.inference import Editor
     from tfface.methods import load_run
     from tfface.pretrained import building
@@ -56,7 +57,7 @@ def main(argv=None):
             k = list(data.attribute_names).index(name)
             edited = edit({name: 1 - c[:, k]})
             p = judge_lib.predict(judge, edited)[:, info["attribute_names"].index(name)]
-            flip = float(np.mean((p >= 0.5) == (c[:, k] < 0.5)))
+            flip = float(np.mean(flipped(p, c[:, k])))
             rows[name] = (flip, float(np.median(reference.distances(edited[: args.identity_images]))))
         return rows
 

@@ -32,6 +32,12 @@ from tfface.training.gan import variables_without
 FIGURE_ATTRIBUTES = ("Eyeglasses", "Smiling", "Male", "Bangs", "Young")
 
 
+def flipped(probabilities, labels):
+    """Per image: does the judge read the opposite of the true label (``labels`` [N] in {0, 1})? The test
+    behind every judged flip rate of a transformation, and of doing nothing (the unchanged reconstructions)."""
+    return (np.asarray(probabilities) >= 0.5) == (np.asarray(labels) < 0.5)
+
+
 def hamming_loss(probabilities, labels, threshold=0.5):
     """Share of wrong labels over all (image, label) pairs (the paper's Fig. 4 measure)."""
     pred = np.asarray(probabilities) >= threshold
@@ -326,8 +332,8 @@ class ProgressJudge:
         for name, col in self.columns.items():
             k = self.names.index(name)
             p = judge_lib.predict(self.judge, editor.transform(x, {name: 1 - c[:, k]}))[:, col]
-            out["flip_rate"][name] = float(np.mean((p >= 0.5) == (c[:, k] < 0.5)))
-            unchanged.append(float(np.mean((p_rebuilt[:, col] >= 0.5) == (c[:, k] < 0.5))))
+            out["flip_rate"][name] = float(np.mean(flipped(p, c[:, k])))
+            unchanged.append(float(np.mean(flipped(p_rebuilt[:, col], c[:, k]))))
         if out["flip_rate"]:
             out["mean_flip_rate"] = float(np.mean(list(out["flip_rate"].values())))
             # The same judge on the plain reconstructions: how often it reads the opposite value with nothing set.
@@ -371,7 +377,7 @@ def evaluate(ctx, figures_dir):
 
         def flip(m=moved, k=k, name=name):
             p = ctx.probability_of(m, name)
-            return statistics.rate((p >= 0.5) == (c[:, k] < 0.5))
+            return statistics.rate(flipped(p, c[:, k]))
 
         entry["classifier_flip_rate"] = ctx.optional(f"classifier_{name}", flip)
         # The photo path: the same change pasted onto the input's own pixels, at the evaluation's strength.
@@ -396,7 +402,7 @@ def evaluate(ctx, figures_dir):
     unchanged = []
     if judged_names:
         p = ctx.judged(rebuilt)[0]
-        unchanged = [float(np.mean((p[:, ctx.label_index(name)] >= 0.5) == (c[:, k] < 0.5))) for k, name in judged_names]
+        unchanged = [float(np.mean(flipped(p[:, ctx.label_index(name)], c[:, k]))) for k, name in judged_names]
     out["mean_classifier_flip_rate_rebuilt"] = float(np.mean(unchanged)) if unchanged else None
     rows += [figure_columns[name] for name in names]
     files.save_image(grid_image([list(r) for r in zip(*rows)]), os.path.join(figures_dir, "transform_grid.png"))
