@@ -282,8 +282,12 @@ def test_iterative_commands_take_a_bundled_gan(iterative_bundle, tmp_path):
     assert Image.open(grid).size[0] >= 64
     recognized = cli(d, "iterative", "recognize", "--pretrained", "FACES", str(face))
     assert recognized.returncode == 0 and recognized.stdout.startswith(str(face))
+    # Without --run_dir and --pretrained, the one bundled iterative GAN, as tfface edit takes the bundled editor.
+    default = cli(d, "iterative", "recognize", str(face))
+    assert default.returncode == 0 and default.stdout == recognized.stdout, default.stderr[-2000:]
     for args, message in ((["--pretrained", "gan"], "no bundled iterative GAN 'gan' (bundled: faces)"),
-                          ([], "give one of --run_dir (an iterative run) or --pretrained NAME"),
+                          (["--pretrained", "faces", "--run_dir", str(tmp_path)],
+                           "give one of --run_dir (an iterative run) or --pretrained NAME"),
                           (["--pretrained", "glasses"], "no bundled iterative GAN 'glasses'")):
         bad = cli(d, "iterative", "recognize", *args, str(face))
         assert bad.returncode == 2 and message in bad.stderr and "Traceback" not in bad.stderr, bad.stderr

@@ -327,9 +327,12 @@ def _iterative_run(args):
 
 
 def cmd_iterative(args):
+    bundled = [e["name"] for e in pretrained.iterative_entries()]
+    if args.run_dir is None and args.pretrained is None and len(bundled) == 1:
+        args.pretrained = bundled[0]  # as tfface edit uses the bundled editor: the one bundled iterative GAN
     if (args.run_dir is None) == (args.pretrained is None):
         raise UsageError("give one of --run_dir (an iterative run) or --pretrained NAME (a bundled iterative GAN: "
-                         f"{', '.join(e['name'] for e in pretrained.iterative_entries()) or 'none'})")
+                         f"{', '.join(bundled) or 'none'})")
     if args.pretrained:
         pretrained.find_iterative(args.pretrained)  # an unknown name fails before any work
     changes = _parse_sets(getattr(args, "set", None))
@@ -485,7 +488,8 @@ def build_parser():
         a = actions.add_parser(action, help=text, description=text)
         a.add_argument("--run_dir", default=None, help="run directory of an iterative run")
         a.add_argument("--pretrained", default=None, metavar="NAME",
-                       help="a bundled iterative GAN instead of a run (see tfface pretrained)")
+                       help="a bundled iterative GAN instead of a run (see tfface pretrained); without --run_dir "
+                            "and --pretrained: the bundled iterative GAN, when one is bundled")
         if action != "generate":
             a.add_argument("images", nargs="+", help="image files (any common format)")
         if action in ("transform", "generate"):
