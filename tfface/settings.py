@@ -250,10 +250,12 @@ class Settings:
     def replace(self, **changes) -> "Settings":
         return dataclasses.replace(self, **changes)
 
-    def learning_rates(self, step):
-        """(G's, D's) learning rate for the step about to run: constant, then linear to 0 after ``decay_after``."""
-        start = self.decay_after * self.steps
-        factor = 1.0 if step < start else max(0.0, (self.steps - step) / max(self.steps - start, 1))
+    def learning_rates(self, step, steps=None):
+        """(G's, D's) learning rate for the step about to run of ``steps`` (default ``--steps``): constant, then
+        linear to 0 after ``decay_after`` of them."""
+        steps = self.steps if steps is None else steps
+        start = self.decay_after * steps
+        factor = 1.0 if step < start else max(0.0, (steps - step) / max(steps - start, 1))
         d = self.learning_rate if self.d_learning_rate is None else self.d_learning_rate
         return self.learning_rate * factor, d * factor
 

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfface.evaluation.iterative import AttributeClassifier, cnn_baseline, hamming_loss, z_recovery
+from tfface.evaluation.iterative import (AttributeClassifier, baseline_learning_rate, cnn_baseline, hamming_loss,
+                                         train_cnn_baseline, z_recovery)
 from tfface.methods.iterative import IterativeMethod
 from tfface.settings import Settings
 from tfface.training import distribution
@@ -216,12 +217,14 @@ def test_cnn_baseline_learns_at_cs_rate_and_decays_like_the_run():
     # C trains at D's learning rate with the run's decay; the baseline it is compared with gets the same.
     s = Settings(method="iterative", image_size=32, width=0.25, steps=1000, learning_rate=2e-4,
                  d_learning_rate=4e-4, decay_after=0.6, baseline_steps=1000)
-    opt = cnn_baseline(s, 3).opt
     for step in (0, 599, 600, 800, 999, 1000, 1200):
-        opt.iterations.assign(step)
-        assert float(opt.learning_rate) == pytest.approx(s.learning_rates(step)[1], rel=1e-6, abs=1e-12), step
+        assert baseline_learning_rate(s, step) == s.learning_rates(step)[1], step
     # Its own step count sets where the decay starts; without --d_learning_rate it is --learning_rate.
-    opt = cnn_baseline(s.replace(baseline_steps=500, d_learning_rate=None), 3).opt
+    half = s.replace(baseline_steps=500, d_learning_rate=None)
     for step, expected in ((299, 2e-4), (400, 1e-4), (500, 0.0)):
-        opt.iterations.assign(step)
-        assert float(opt.learning_rate) == pytest.approx(expected, rel=1e-6, abs=1e-12), step
+        assert baseline_learning_rate(half, step) == pytest.approx(expected, rel=1e-9, abs=1e-15), step
+    # Training follows it step by step: the last of 10 steps (decay from step 6) runs at a quarter of the rate.
+    short = s.replace(batch_size=4, baseline_steps=10, synthetic_train_size=32, eval_images=4)
+    clf = train_cnn_baseline(IterativeMethod().load_data(short), short)
+    assert int(clf.opt.iterations) == 10
+    assert float(clf.opt.learning_rate) == pytest.approx(4e-4 * 1 / 4, rel=1e-6)

@@ -26,6 +26,7 @@ from tfface.losses import iterative as L
 from tfface.models import iterative as nets
 from tfface.pictures import grid_image
 from tfface.training import distribution
+from tfface.training.callbacks import LearningRates, StepCounter, TrainingState
 from tfface.training.gan import variables_without
 
 # Attributes shown in figures and flipped in the full evaluation, where the data has them.
@@ -80,31 +81,20 @@ class AttributeClassifier(keras.Model):
         return {"label_loss": self.tracker.result()}
 
 
-class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """``rate`` until ``decay_after * steps``, then linearly to 0 at ``steps`` (as ``Settings.learning_rates``)."""
-
-    def __init__(self, rate, steps, decay_after=1.0):
-        self.rate, self.steps, self.decay_after = float(rate), int(steps), float(decay_after)
-
-    def __call__(self, step):
-        start = self.decay_after * self.steps
-        factor = ops.clip((self.steps - ops.cast(step, "float32")) / max(self.steps - start, 1.0), 0.0, 1.0)
-        return self.rate * factor
-
-    def get_config(self):
-        return {"rate": self.rate, "steps": self.steps, "decay_after": self.decay_after}
-
-
 def cnn_baseline(settings, n_labels):
     """The run's CNN baseline, compiled: D's trunk and C's head at their width (``--d_width``, else ``--width``),
-    trained as C is: at D's learning rate (``--d_learning_rate``, else ``--learning_rate``), decaying to 0
-    from the same fraction of its ``--baseline_steps`` as the run's rates do of ``--steps``."""
+    trained as C is (:func:`baseline_learning_rate`)."""
     width = settings.width if settings.d_width is None else settings.d_width
     clf = AttributeClassifier(settings.image_size, n_labels, width)
-    rate = settings.learning_rate if settings.d_learning_rate is None else settings.d_learning_rate
-    schedule = LinearDecay(rate, settings.baseline_steps or 1, settings.decay_after)
-    clf.compile(keras.optimizers.Adam(schedule, beta_1=settings.beta_1, beta_2=settings.beta_2))
+    clf.compile(keras.optimizers.Adam(baseline_learning_rate(settings, 0), beta_1=settings.beta_1,
+                                      beta_2=settings.beta_2))
     return clf
+
+
+def baseline_learning_rate(settings, step):
+    """The baseline's rate at ``step``: C's (D's learning rate), decaying to 0 from the same fraction of its
+    ``--baseline_steps`` as the run's rates do of ``--steps`` (``Settings.learning_rates``)."""
+    return settings.learning_rates(step, settings.baseline_steps or 1)[1]
 
 
 CNN_BASELINE_WEIGHTS = "cnn_baseline.npz"  # in the run directory: the baseline that training measured
@@ -115,7 +105,10 @@ def train_cnn_baseline(data, settings):
     keras.utils.set_random_seed(settings.seed + 1)
     clf = cnn_baseline(settings, len(data.attribute_names))
     ds = data.train_dataset(settings.batch_size, seed=settings.seed + 1, start_step=0)
-    clf.fit(ds, epochs=1, steps_per_epoch=settings.baseline_steps, verbose=0, shuffle=False)
+    state = TrainingState(0, settings.baseline_steps)
+    rate = LearningRates(state, lambda step: clf.opt.learning_rate.assign(baseline_learning_rate(settings, step)))
+    clf.fit(ds, epochs=1, steps_per_epoch=settings.baseline_steps, verbose=0, shuffle=False,
+            callbacks=[rate, StepCounter(state)])
     return clf
 
 
