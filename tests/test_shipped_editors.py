@@ -78,6 +78,7 @@ def test_a_fresh_install_edits_the_astronaut_with_each_shipped_editor_and_only_h
         proc = shipped_cli("edit", "--input", str(src), "--output", str(out), f"--{direction}", entry["attribute"])
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert proc.stdout.split()[-2:] == ["no", "TF"], "the shipped TFLite editor, without TensorFlow"
+        assert proc.stderr == "", "no runtime start-up lines (XNNPACK's INFO) on stderr"
         edited = np.asarray(Image.open(out)).astype(int)
         change = np.abs(edited - photo).max(axis=-1)
         _, (x0, y0, x1, y1) = edit_face(photo, TFLiteEditor(lite, direction), left, right)

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from tfface.native_logs import silenced_native_stderr
+
 
 def available():
     """Whether ai_edge_litert is installed (the ``lite`` or ``faces`` extra), without importing it."""
@@ -50,6 +52,7 @@ class Runner:
         self.runner = self.interpreter.get_signature_runner(signature)
         self.signature = signature
         self._lock = threading.Lock()
+        self._first = True  # the first call creates the XNNPACK delegate, which prints an INFO line to fd 2
 
     def input_shape(self, name="images"):
         return tuple(self.runner.get_input_details()[name]["shape_signature"])
@@ -57,6 +60,10 @@ class Runner:
     def __call__(self, **inputs):
         inputs = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
         with self._lock:
+            if self._first:
+                self._first = False
+                with silenced_native_stderr():
+                    return self.runner(**inputs)
             return self.runner(**inputs)
 
 
