@@ -7,6 +7,7 @@ TensorFlow, so ``tfface edit`` with a .tflite editor starts in a fraction of a s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import threading
@@ -60,11 +61,10 @@ class Runner:
     def __call__(self, **inputs):
         inputs = {k: np.asarray(v, np.float32) for k, v in inputs.items()}
         with self._lock:
-            if self._first:
-                self._first = False
-                with silenced_native_stderr():
-                    return self.runner(**inputs)
-            return self.runner(**inputs)
+            quiet = silenced_native_stderr() if self._first else contextlib.nullcontext()
+            self._first = False
+            with quiet:
+                return self.runner(**inputs)
 
 
 def wall_times(fn, repeats):
