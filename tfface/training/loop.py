@@ -287,9 +287,18 @@ def multiworker_fit(model, strategy, dataset, callbacks, state, steps):
             logs = model.make_train_function()(iterator)
             logs = {k: float(v) for k, v in logs.items()}
             asked = any_worker(tf.constant(0.0 if state.stop_signal is None else 1.0))
-            if float(asked) > 0 and state.stop_signal is None:
-                state.stop_signal = OTHER_WORKER_STOPPED
+            late = None
+            if float(asked) > 0:
+                if state.stop_signal is None:
+                    state.stop_signal = OTHER_WORKER_STOPPED
+            else:
+                # A signal that arrived during the vote (Python runs its handler when the collective returns) was
+                # not counted by the other workers: acting on it now would stop this worker alone. The next
+                # step's vote counts it.
+                late, state.stop_signal = state.stop_signal, None
             cbl.on_train_batch_end(i, logs)
+            if late is not None and state.stop_signal is None:
+                state.stop_signal = late
             if model.stop_training:
                 break
         cbl.on_train_end()
