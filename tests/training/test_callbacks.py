@@ -96,3 +96,21 @@ def test_learning_rates_are_set_for_the_step_about_to_run():
     state.step = 11
     callback.on_train_batch_begin(1)
     assert seen == [10, 11]
+
+
+def test_a_stop_request_stops_at_the_end_of_the_step_it_arrives_in_and_never_midway_through_callbacks():
+    state = cb.TrainingState(0, 10)
+    m = model()
+    counter = attach(cb.StepCounter(state), m)
+    counter.on_train_batch_end(0)
+    state.stop_requested = 15  # the SIGTERM handler, while the callbacks after StepCounter run
+    assert state.stop_signal is None and not m.stop_training, "the callbacks of this step see no stop"
+    counter.on_train_batch_end(1)
+    assert state.stop_signal == 15 and m.stop_training and state.step == 2
+
+    state = cb.TrainingState(0, 10)  # several workers: only their stop vote turns a request into a stop
+    m = model()
+    counter = attach(cb.StepCounter(state, agree_stops=False), m)
+    state.stop_requested = 15
+    counter.on_train_batch_end(0)
+    assert state.stop_signal is None and not m.stop_training

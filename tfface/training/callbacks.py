@@ -33,7 +33,12 @@ class TrainingState:
         self.total_steps = int(total_steps)
         self.stop_at = int(total_steps)  # end of the current phase
         self.diverged = None  # (step, metric name, value) once a loss is NaN/Inf
-        self.stop_signal = None  # SIGINT/SIGTERM received: checkpoint after this step, then stop
+        # A SIGINT/SIGTERM's handler only records ``stop_requested``; the step loop turns it into
+        # ``stop_signal`` (checkpoint after this step, then stop) at a point every worker agrees on, so the
+        # callbacks never see a stop that another worker has not seen: StepCounter in one process, the stop vote
+        # of multiworker_fit in a cluster.
+        self.stop_requested = None
+        self.stop_signal = None
         self.last_checkpoint_step = int(start_step)
 
     def train_seconds(self):
@@ -64,14 +69,17 @@ class LearningRates(keras.callbacks.Callback):
 
 
 class StepCounter(keras.callbacks.Callback):
-    """Advances the global step after every batch and stops at the end of the phase."""
+    """Advances the global step after every batch and stops at the end of the phase.  In one process it also
+    turns a stop request into the stop (``agree_stops``); under several workers their vote does that."""
 
-    def __init__(self, state):
+    def __init__(self, state, agree_stops=True):
         super().__init__()
-        self.state = state
+        self.state, self.agree_stops = state, agree_stops
 
     def on_train_batch_end(self, batch, logs=None):
         self.state.step += 1
+        if self.agree_stops and self.state.stop_signal is None:
+            self.state.stop_signal = self.state.stop_requested
         if self.state.step >= self.state.stop_at or self.state.stop_signal is not None:
             self.model.stop_training = True
 

@@ -52,8 +52,8 @@ SIGNALS = {signal.SIGINT: ("SIGINT", EXIT_INTERRUPTED), signal.SIGTERM: ("SIGTER
 
 @contextlib.contextmanager
 def stop_signals(state_holder):
-    """SIGINT/SIGTERM during fit() ask for a checkpoint after the current step (``state.stop_signal``);
-    before training starts they stop at once.  A second signal while stopping is ignored."""
+    """SIGINT/SIGTERM during fit() ask for a checkpoint after the current step (``state.stop_requested``,
+    see TrainingState); before training starts they stop at once.  A second signal while stopping is ignored."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
@@ -63,8 +63,8 @@ def stop_signals(state_holder):
         if state is None:
             name, code = SIGNALS[signum]
             raise Interrupted(f"{name}: stopped {state_holder.get('outside', 'before training started')}", code)
-        if state.stop_signal is None:
-            state.stop_signal = signum
+        if state.stop_requested is None:
+            state.stop_requested = signum
 
     previous = {s: signal.signal(s, handler) for s in SIGNALS}
     # TensorFlow's coordination service (MultiWorkerMirroredStrategy) installs its own C-level SIGTERM
@@ -174,7 +174,7 @@ def _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, da
     holder["state"] = state
     callbacks = [
         cb.LearningRates(state, lambda step: method.set_learning_rate(model, settings, step)),
-        cb.StepCounter(state),
+        cb.StepCounter(state, agree_stops=not worker.multi),
         cb.NaNGuard(state),
         cb.Checkpointer(state, worker.save_manager(manager), step_var, settings.checkpoint_every, model.weights,
                         clock=run.write_clock if worker.chief else None),
@@ -208,6 +208,8 @@ def _resume_and_fit_worker(settings, method, out, holder, say, run, strategy, da
         if state.diverged is not None or state.stop_signal is not None:
             break
     holder.update(state=None, outside=f"after training (the checkpoint of step {state.step} is kept)")
+    if state.stop_requested is not None and state.stop_signal is None and not worker.multi:
+        state.stop_signal = state.stop_requested  # came after the last step's stop check: that step is saved
     seconds = time.perf_counter() - t0
     if writer is not None:
         writer.close()
@@ -245,7 +247,7 @@ def _finish(run, method, model, data, settings, step, seconds, say, steps_run=0)
 
 
 # -- several workers (MultiWorkerMirroredStrategy) -------------------------------------------------
-OTHER_WORKER_STOPPED = -1  # state.stop_signal when another worker received the signal
+OTHER_WORKER_STOPPED = -1  # state.stop_signal when only another worker received a signal
 LOST = (tf.errors.DeadlineExceededError, tf.errors.UnavailableError, tf.errors.CancelledError, tf.errors.AbortedError,
         tf.errors.InternalError)
 
@@ -286,19 +288,12 @@ def multiworker_fit(model, strategy, dataset, callbacks, state, steps):
             cbl.on_train_batch_begin(i)
             logs = model.make_train_function()(iterator)
             logs = {k: float(v) for k, v in logs.items()}
-            asked = any_worker(tf.constant(0.0 if state.stop_signal is None else 1.0))
-            late = None
-            if float(asked) > 0:
-                if state.stop_signal is None:
-                    state.stop_signal = OTHER_WORKER_STOPPED
-            else:
-                # A signal that arrived during the vote (Python runs its handler when the collective returns) was
-                # not counted by the other workers: acting on it now would stop this worker alone. The next
-                # step's vote counts it.
-                late, state.stop_signal = state.stop_signal, None
+            # Python runs a signal's handler when the collective returns, so a request may arrive during the vote:
+            # the other workers did not count it, and it waits for the next step's vote.
+            asked = any_worker(tf.constant(0.0 if state.stop_requested is None else 1.0))
+            if float(asked) > 0 and state.stop_signal is None:
+                state.stop_signal = OTHER_WORKER_STOPPED if state.stop_requested is None else state.stop_requested
             cbl.on_train_batch_end(i, logs)
-            if late is not None and state.stop_signal is None:
-                state.stop_signal = late
             if model.stop_training:
                 break
         cbl.on_train_end()
