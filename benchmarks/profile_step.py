@@ -1,6 +1,7 @@
 """Where the residual train step spends its time: TensorFlow's profiler, summed by op type.
 
     python benchmarks/profile_step.py [--size 64] [--width 0.25] [--batch 16] [--steps 5] [--ops Sum,Mul]
+                                      [--precision bfloat16]
 
 Builds the project's default residual GAN on one fixed random batch, warms up,
 traces ``--steps`` steps with ``tf.profiler`` and prints the op time per step of
@@ -29,6 +30,8 @@ def main():
     ap.add_argument("--width", type=float, default=0.25)
     ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "float16"),
+                    help="Keras mixed-precision policy, as tfface train --mixed_precision")
     ap.add_argument("--ops", default="", help="op types whose slowest ops to list by name, comma-separated")
     ap.add_argument("--logdir", default=os.path.join(tempfile.gettempdir(), "tfface-profile"))
     args = ap.parse_args()
@@ -42,8 +45,9 @@ def main():
     from tfface.training.residual_gan import ResidualGAN
 
     keras.utils.set_random_seed(0)
+    distribution.set_precision(args.precision)
     model = ResidualGAN(args.size, args.width)
-    model.compile(*[distribution.make_optimizer(2e-4, 0.5, 0.999, "float32", n) for n in ("g_optimizer", "d_optimizer")],
+    model.compile(*[distribution.make_optimizer(2e-4, 0.5, 0.999, args.precision, n) for n in ("g_optimizer", "d_optimizer")],
                   alpha=5e-4)
     model.build_optimizers()
     x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (args.batch, args.size, args.size, 3)).astype(np.float32))
@@ -77,7 +81,7 @@ def main():
                 if kind in wanted:
                     by_name[name.rsplit(":", 1)[0]] += ev.duration_ps / 1e12
     ops_total = sum(v for k, v in by_type.items() if k != "Process")
-    print(f"# {args.size} px, width {args.width}, batch {args.batch}: {wall:.3f} s/step wall, "
+    print(f"# {args.size} px, width {args.width}, batch {args.batch}, {args.precision}: {wall:.3f} s/step wall, "
           f"{ops_total / args.steps * 1000:.0f} ms of op time per step")
     print("| op type | ms per step | share of op time | ops per step |")
     print("|---|---|---|---|")

@@ -27,6 +27,7 @@ them; that part of the kernel is an ordinary convolution of ``skip``.
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers, ops
 
 from tfface.models.padding import PADDINGS, reflect
@@ -70,6 +71,19 @@ def _phase_windows(kernel_size):
     c = kernel_size // 2
     reads = [[(a + d - c) // 2 for d in range(kernel_size)] for a in (0, 1)]
     return reads, [min(r) for r in reads], kernel_size // 2 + 1
+
+
+def _phase_taps(kernel_size):
+    """The constant [4 m m, k k] 0/1 matrix whose row (phase 2a + b, window row, window column) sums the kernel
+    taps (row-major over k x k) that this phase reads at that window position; and m."""
+    reads, starts, m = _phase_windows(kernel_size)
+    select = np.zeros((4, m, m, kernel_size, kernel_size), np.float32)
+    for a in (0, 1):
+        for b in (0, 1):
+            for dy in range(kernel_size):
+                for dx in range(kernel_size):
+                    select[2 * a + b, reads[a][dy] - starts[a], reads[b][dx] - starts[b], dy, dx] = 1.0
+    return select.reshape(4 * m * m, kernel_size * kernel_size), m
 
 
 PHASES_FROM_CHANNELS = 128
@@ -133,24 +147,15 @@ class UpsamplingConv2D(layers.Layer):
             self.use_phases = False
 
     def phase_kernel(self, kernel):
-        """[m, m, C, 4 F]: the four phases' kernels over their windows, in depth_to_space's (a, b) order."""
-        reads, starts, m = _phase_windows(self.kernel_size)
+        """[m, m, C, 4 F]: the four phases' kernels over their windows, in depth_to_space's (a, b) order.
 
-        def taps(a, t):  # the kernel taps (along one axis) that phase a reads at window position t
-            return [d for d, o in enumerate(reads[a]) if o == starts[a] + t]
-
-        out = []
-        for a in (0, 1):
-            for b in (0, 1):
-                rows = []
-                for ty in range(m):
-                    cols = []
-                    for tx in range(m):
-                        parts = [kernel[dy, dx] for dy in taps(a, ty) for dx in taps(b, tx)]
-                        cols.append(sum(parts[1:], parts[0]) if parts else ops.zeros_like(kernel[0, 0]))
-                    rows.append(ops.stack(cols))
-                out.append(ops.stack(rows))
-        return ops.concatenate(out, axis=-1)
+        One product with the constant 0/1 matrix of :func:`_phase_taps`, so the kernel's gradient is one
+        product too (cutting each tap out of the kernel cost one full-size StridedSliceGrad per tap)."""
+        k = self.kernel_size
+        select, m = _phase_taps(k)
+        c, f = kernel.shape[2], kernel.shape[3]
+        phases = ops.matmul(ops.convert_to_tensor(select, dtype=kernel.dtype), ops.reshape(kernel, (k * k, c * f)))
+        return ops.reshape(ops.transpose(ops.reshape(phases, (4, m, m, c, f)), (1, 2, 3, 0, 4)), (m, m, c, 4 * f))
 
     def call(self, inputs):
         x, skip = (inputs[0], inputs[1]) if isinstance(inputs, (list, tuple)) else (inputs, None)
@@ -169,7 +174,8 @@ class UpsamplingConv2D(layers.Layer):
             padded = ops.pad(x, [[0, 0], [lo, hi], [lo, hi], [0, 0]], mode="symmetric" if reflecting else "constant")
             y = ops.conv(padded, self.phase_kernel(up_kernel), padding="valid")
             f = self.filters
-            y = ops.concatenate([y[:, starts[a] + lo: starts[a] + lo + h, starts[b] + lo: starts[b] + lo + w, (2 * a + b) * f: (2 * a + b + 1) * f]
+            # ops.slice, not y[...]: a Slice's gradient is a Pad, a strided slice's a slow StridedSliceGrad.
+            y = ops.concatenate([ops.slice(y, (0, starts[a] + lo, starts[b] + lo, (2 * a + b) * f), (ops.shape(y)[0], h, w, f))
                                  for a in (0, 1) for b in (0, 1)], axis=-1)
             y = ops.depth_to_space(y, 2)  # out[2i + a, 2j + b] = phase (a, b)[i, j]
         if skip is not None:
