@@ -29,21 +29,27 @@ def largest_difference(a, b):
 
 @pytest.mark.parametrize("method", ["residual", "iterative"])
 def test_two_workers_train_like_two_mirrored_replicas(tmp_path, method):
-    args = [*SMALL, f"--method={method}", "--steps=20"]
+    # A few steps, compared closely.  When the residual G's upsampling blocks take the phase path
+    # (UpsamplingConv2D), the two set-ups' results differ by about one unit in the last place from step 3 on
+    # (cause not pinned down: each op alone agrees bitwise under both strategies), and the GAN amplifies
+    # that more than 10x a step (measured: 1.5e-8 after 3 steps, 1.0e-6 after 4, 1.4e-5 after 5, 6e-3 after
+    # 20), while workers that read the wrong rows of the global batch differ by 7e-3 already after 3 steps.
+    steps = 3 if method == "residual" else 4
+    args = [*SMALL, f"--method={method}", f"--steps={steps}"]
     if method == "iterative":
-        args += ["--baseline_steps=0", "--stage1_steps=10"]
+        args += ["--baseline_steps=0", "--stage1_steps=2"]  # both stages
     workers = run(*args, "--workers=2", f"--run_dir={tmp_path}/workers")
     assert workers.returncode == 0, workers.stderr[-3000:]
-    assert "workers: 2 local processes" in workers.stdout and "step 20/20" in workers.stdout
+    assert "workers: 2 local processes" in workers.stdout and f"step {steps}/{steps}" in workers.stdout
     # The reference on one CPU, as each worker is: oneDNN's results depend on the thread count (with two
-    # threads the runs drift apart by 1e-7 per step, and Adam amplifies that to 1e-2 in 20 steps).
+    # threads the runs drift apart by 1e-7 per step).
     one_cpu = min(os.sched_getaffinity(0))
     mirrored = subprocess.run(command(*args, "--strategy=mirrored", "--replicas=2", f"--run_dir={tmp_path}/mirrored"),
                               capture_output=True, text=True, timeout=600,
                               preexec_fn=lambda: os.sched_setaffinity(0, {one_cpu}))
     assert mirrored.returncode == 0, mirrored.stderr[-3000:]
     a, b = checkpoint_tensors(f"{tmp_path}/workers"), checkpoint_tensors(f"{tmp_path}/mirrored")
-    assert largest_difference(a, b) < 1e-4
+    assert largest_difference(a, b) < 1e-6
     # Only the chief wrote the run directory; the other worker's checkpoints went to a removed temporary dir.
     assert sorted(os.listdir(f"{tmp_path}/workers/checkpoints"))[:1] == ["checkpoint"]
 

@@ -16,8 +16,8 @@ tested, values and gradients) with the same kernel variable, so weights load eit
 
 It also adds fixed costs (building the phase kernel, cutting and interleaving the phases), so with few
 input channels upsampling then convolving is faster; :func:`phases_pay` chooses (measured on this CPU with
-``benchmarks/upsampling.py``: a training pass of G at 128 px and width 1 1.26-1.29x faster, at 64 px and
-width 0.5 even; inference 1.12-1.39x faster).
+``benchmarks/upsampling.py``: a training pass of G at 128 px and width 1 1.26-1.29x faster, at 64 px
+1.38x at width 0.5 and 1.13x at width 0.25; inference 1.12-1.39x faster).
 
 ``skip`` (U-Net skips, ``--g_skips``): the layer also takes a map at the output size whose channels come
 after the upsampled ones, as ``Concatenate()([UpSampling2D(2)(x), skip])`` then the convolution would see
@@ -86,7 +86,7 @@ def _phase_taps(kernel_size):
     return select.reshape(4 * m * m, kernel_size * kernel_size), m
 
 
-PHASES_FROM_CHANNELS = 128
+PHASES_FROM_CHANNELS = 32
 
 
 def phases_pay(upsampled_channels):
@@ -94,10 +94,10 @@ def phases_pay(upsampled_channels):
     upsampled input channels: it saves multiply-adds in proportion to the input channels but adds fixed
     costs (building the phase kernel, cutting and interleaving the four phases), so it pays from
     ``PHASES_FROM_CHANNELS`` input channels.  Measured on G (``benchmarks/upsampling.py``, this project's
-    2-core CPU, nothing else running): with every block on the phase path, a training pass at 128 px and
-    width 1 (256 and 128 input channels) is 1.26-1.29x faster, at 64 px and width 0.5 (128 and 64) even, and
-    at width 0.25 with skips (64 and 32) 0.91x; the main job (width 0.25, block 4's 64 channels on the phase
-    path) ran 0.37 s/step against 0.34 upsampling (300 steps each), so 64 channels stay on the upsampling path."""
+    2-core CPU, nothing else running, 2026-12-06, since the phase kernel and the cut have cheap gradients):
+    with every block on the phase path, a training pass at 64 px is 1.38x faster at width 0.5 (128 and 64
+    input channels), 1.13x at width 0.25 (64 and 32; 1.06x with skips), and 0.95x at width 0.125 (32 and 16).
+    Before that change the threshold was 128 channels (at 128 px and width 1, 1.26-1.29x)."""
     return upsampled_channels >= PHASES_FROM_CHANNELS
 
 
