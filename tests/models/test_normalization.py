@@ -64,3 +64,36 @@ def test_config_round_trip_and_checkpoint_compatible_weights():
     assert (clone.momentum, clone.epsilon, clone.name) == (0.8, 1e-4, "bn")
     layer.build((2, 4))
     assert [w.name for w in layer.weights] == ["gamma", "beta", "moving_mean", "moving_variance"]
+
+
+def test_bfloat16_maps_go_into_the_fused_kernel_uncast():
+    """Under mixed bfloat16 the maps stay bfloat16 (no cast to float32 and back, forward or backward) and
+    the results match Keras's layer, which normalises in float32, to bfloat16's rounding."""
+    shape = (8, 6, 6, 5)
+    ref, ours = _pair(shape, momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16")
+    x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape), tf.bfloat16)
+    results = []
+    for layer in (ref, ours):
+        @tf.function
+        def step(x, layer=layer):
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                w = tf.reshape(tf.sin(tf.range(tf.size(y), dtype=tf.float32)), y.shape)
+                loss = tf.reduce_sum(tf.cast(y, tf.float32) * w)
+            return y, tape.gradient(loss, [x, layer.gamma, layer.beta])
+
+        y, grads = step(x)
+        assert y.dtype == tf.bfloat16 and grads[0].dtype == tf.bfloat16
+        results.append((tf.cast(y, tf.float32).numpy(), [tf.cast(g, tf.float32).numpy() for g in grads],
+                        layer.moving_mean.numpy(), layer.moving_variance.numpy()))
+    (y0, g0, m0, v0), (y1, g1, m1, v1) = results
+    np.testing.assert_allclose(y1, y0, atol=0.02, rtol=0.01)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, atol=0.02, rtol=0.01)
+    np.testing.assert_allclose(m1, m0, rtol=1e-5)
+    np.testing.assert_allclose(v1, v0, rtol=1e-5)
+    graph = tf.function(lambda x: ours(x, training=True)).get_concrete_function(x).graph
+    fused = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+    assert fused and fused[0].inputs[0].dtype == tf.bfloat16
+    assert not [op for op in graph.get_operations() if op.type == "Cast" and op.outputs[0].shape.rank == 4]
