@@ -19,22 +19,27 @@ def _pair(shape, **kwargs):
     return ref, ours
 
 
+def _training_call(layer, x):
+    """The layer's output on a training batch, and the gradients (x, gamma, beta) of a loss whose weights
+    vary over every element (a per-channel weight has a zero x-gradient)."""
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) * tf.reshape(tf.sin(tf.range(tf.size(y), dtype=tf.float32)), y.shape))
+        return y, tape.gradient(loss, [x, layer.gamma, layer.beta])
+
+    return step(x)
+
+
 @pytest.mark.parametrize("shape", [(8, 6, 6, 5), (16, 7)])
 def test_fused_training_batch_matches_keras(shape):
     ref, ours = _pair(shape, momentum=0.9, epsilon=1e-5)
     x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape).astype(np.float32))
     results = []
     for layer in (ref, ours):
-        @tf.function
-        def step(x, layer=layer):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = layer(x, training=True)
-                # Weights that vary over every element (a per-channel weight has a zero x-gradient).
-                loss = tf.reduce_sum(y * tf.reshape(tf.sin(tf.range(tf.size(y), dtype=tf.float32)), y.shape))
-            return y, tape.gradient(loss, [x, layer.gamma, layer.beta])
-
-        y, grads = step(x)
+        y, grads = _training_call(layer, x)
         results.append((y.numpy(), [g.numpy() for g in grads], layer.moving_mean.numpy(), layer.moving_variance.numpy()))
     (y0, g0, m0, v0), (y1, g1, m1, v1) = results
     np.testing.assert_allclose(y1, y0, atol=1e-5)
@@ -74,16 +79,7 @@ def test_bfloat16_maps_go_into_the_fused_kernel_uncast():
     x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape), tf.bfloat16)
     results = []
     for layer in (ref, ours):
-        @tf.function
-        def step(x, layer=layer):
-            with tf.GradientTape() as tape:
-                tape.watch(x)
-                y = layer(x, training=True)
-                w = tf.reshape(tf.sin(tf.range(tf.size(y), dtype=tf.float32)), y.shape)
-                loss = tf.reduce_sum(tf.cast(y, tf.float32) * w)
-            return y, tape.gradient(loss, [x, layer.gamma, layer.beta])
-
-        y, grads = step(x)
+        y, grads = _training_call(layer, x)
         assert y.dtype == tf.bfloat16 and grads[0].dtype == tf.bfloat16
         results.append((tf.cast(y, tf.float32).numpy(), [tf.cast(g, tf.float32).numpy() for g in grads],
                         layer.moving_mean.numpy(), layer.moving_variance.numpy()))
