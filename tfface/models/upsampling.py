@@ -86,6 +86,36 @@ def _phase_taps(kernel_size):
     return select.reshape(4 * m * m, kernel_size * kernel_size), m
 
 
+def _cut_phases(y, offsets, h, w):
+    """[B, h, w, 4 f] from the phase convolution's output [B, h + m - 1, w + m - 1, 4 f]: phase (a, b), the
+    channels (2a + b) f ... (2a + b + 1) f, cut at rows from ``offsets[a]`` and columns from ``offsets[b]``.
+
+    Its gradient pads each phase's quarter of the channels back into place and concatenates them.  Autodiff
+    of the four slices (``ops.slice``: a Slice's gradient is a Pad, a strided slice's a slow StridedSliceGrad)
+    pads each into the full [B, h + m - 1, w + m - 1, 4 f] map and adds the four: 4 x the bytes written, and
+    at 128 px the four full maps of a block live at once (the train step's peak, profiled)."""
+    f = y.shape[-1] // 4
+
+    def cut(y):
+        return ops.concatenate([ops.slice(y, (0, offsets[a], offsets[b], (2 * a + b) * f), (ops.shape(y)[0], h, w, f))
+                                for a in (0, 1) for b in (0, 1)], axis=-1)
+
+    @ops.custom_gradient
+    def cut_phases(y):
+        rows, cols = ops.shape(y)[1], ops.shape(y)[2]
+
+        def grad(*args, upstream=None):
+            upstream = args[0] if upstream is None else upstream
+            quarters = ops.split(upstream, 4, axis=-1)
+            return ops.concatenate([ops.pad(quarters[2 * a + b], [[0, 0], [offsets[a], rows - h - offsets[a]],
+                                                                  [offsets[b], cols - w - offsets[b]], [0, 0]])
+                                    for a in (0, 1) for b in (0, 1)], axis=-1)
+
+        return cut(y), grad
+
+    return cut_phases(y)
+
+
 PHASES_FROM_CHANNELS = 32
 
 
@@ -173,11 +203,7 @@ class UpsamplingConv2D(layers.Layer):
             # is at position i + starts[a] + lo, so each phase is a shifted window of it.
             padded = ops.pad(x, [[0, 0], [lo, hi], [lo, hi], [0, 0]], mode="symmetric" if reflecting else "constant")
             y = ops.conv(padded, self.phase_kernel(up_kernel), padding="valid")
-            f = self.filters
-            # ops.slice, not y[...]: a Slice's gradient is a Pad, a strided slice's a slow StridedSliceGrad.
-            y = ops.concatenate([ops.slice(y, (0, starts[a] + lo, starts[b] + lo, (2 * a + b) * f), (ops.shape(y)[0], h, w, f))
-                                 for a in (0, 1) for b in (0, 1)], axis=-1)
-            y = ops.depth_to_space(y, 2)  # out[2i + a, 2j + b] = phase (a, b)[i, j]
+            y = ops.depth_to_space(_cut_phases(y, [s + lo for s in starts], h, w), 2)  # out[2i + a, 2j + b] = phase (a, b)[i, j]
         if skip is not None:
             y = y + (ops.conv(reflect(skip, k), skip_kernel, padding="valid") if reflecting
                      else ops.conv(skip, skip_kernel, padding="same"))
