@@ -1,3 +1,8 @@
+import json
+import subprocess
+import sys
+import textwrap
+
 import keras
 import numpy as np
 import pytest
@@ -6,9 +11,26 @@ import tensorflow as tf
 from tfface.models.normalization import BatchNormalization
 
 
-def _pair(shape, **kwargs):
-    """Keras's layer and ours with the same (non-trivial) weights."""
-    ref, ours = keras.layers.BatchNormalization(**kwargs), BatchNormalization(**kwargs)
+class ThenLeakyReLU(keras.layers.Layer):
+    """A batch norm layer, then a leaky ReLU layer: the reference for ``BatchNormalization(leaky_relu=...)``."""
+
+    def __init__(self, bn, slope, **kwargs):
+        super().__init__(**kwargs)
+        self.bn, self.act = bn, keras.layers.LeakyReLU(slope, dtype=self.dtype_policy)
+
+    gamma = property(lambda self: self.bn.gamma)
+    beta = property(lambda self: self.bn.beta)
+    moving_mean = property(lambda self: self.bn.moving_mean)
+    moving_variance = property(lambda self: self.bn.moving_variance)
+
+    def call(self, x, training=None):
+        return self.act(self.bn(x, training=training))
+
+
+def _pair(shape, leaky_relu=None, **kwargs):
+    """Keras's layer and ours with the same (non-trivial) weights; with ``leaky_relu``, Keras's batch norm
+    then its LeakyReLU layer, and ours with ``leaky_relu``."""
+    ref, ours = keras.layers.BatchNormalization(**kwargs), BatchNormalization(leaky_relu=leaky_relu, **kwargs)
     for layer in (ref, ours):
         layer.build(shape)
     rng = np.random.default_rng(0)
@@ -16,7 +38,7 @@ def _pair(shape, **kwargs):
               rng.uniform(0.5, 1.5, shape[-1])]
     for layer in (ref, ours):
         layer.set_weights([v.astype(np.float32) for v in values])
-    return ref, ours
+    return (ref if leaky_relu is None else ThenLeakyReLU(ref, leaky_relu, dtype=kwargs.get("dtype"))), ours
 
 
 def _training_call(layer, x):
@@ -33,9 +55,12 @@ def _training_call(layer, x):
     return step(x)
 
 
+@pytest.mark.parametrize("leaky_relu", [None, 0.2])
 @pytest.mark.parametrize("shape", [(8, 6, 6, 5), (16, 7)])
-def test_fused_training_batch_matches_keras(shape):
-    ref, ours = _pair(shape, momentum=0.9, epsilon=1e-5)
+def test_fused_training_batch_matches_keras(shape, leaky_relu):
+    """The same values, gradients and moving statistics as Keras's layer (then its LeakyReLU layer); with
+    ``leaky_relu`` the gradient rebuilds the batch norm's input from the output (to float rounding)."""
+    ref, ours = _pair(shape, leaky_relu, momentum=0.9, epsilon=1e-5)
     x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape).astype(np.float32))
     results = []
     for layer in (ref, ours):
@@ -64,18 +89,21 @@ def test_inference_and_other_cases_use_keras_own_path():
 
 
 def test_config_round_trip_and_checkpoint_compatible_weights():
-    layer = BatchNormalization(momentum=0.8, epsilon=1e-4, name="bn")
+    layer = BatchNormalization(momentum=0.8, epsilon=1e-4, leaky_relu=0.2, name="bn")
     clone = BatchNormalization.from_config(layer.get_config())
-    assert (clone.momentum, clone.epsilon, clone.name) == (0.8, 1e-4, "bn")
+    assert (clone.momentum, clone.epsilon, clone.leaky_relu, clone.name) == (0.8, 1e-4, 0.2, "bn")
+    with pytest.raises(ValueError, match="slope"):
+        BatchNormalization(leaky_relu=1.5)
     layer.build((2, 4))
     assert [w.name for w in layer.weights] == ["gamma", "beta", "moving_mean", "moving_variance"]
 
 
-def test_bfloat16_maps_go_into_the_fused_kernel_uncast():
+@pytest.mark.parametrize("leaky_relu", [None, 0.2])
+def test_bfloat16_maps_go_into_the_fused_kernel_uncast(leaky_relu):
     """Under mixed bfloat16 the maps stay bfloat16 (no cast to float32 and back, forward or backward) and
     the results match Keras's layer, which normalises in float32, to bfloat16's rounding."""
     shape = (8, 6, 6, 5)
-    ref, ours = _pair(shape, momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16")
+    ref, ours = _pair(shape, leaky_relu, momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16")
     x = tf.constant(np.random.default_rng(1).normal(2.0, 3.0, shape), tf.bfloat16)
     results = []
     for layer in (ref, ours):
@@ -93,3 +121,55 @@ def test_bfloat16_maps_go_into_the_fused_kernel_uncast():
     fused = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
     assert fused and fused[0].inputs[0].dtype == tf.bfloat16
     assert not [op for op in graph.get_operations() if op.type == "Cast" and op.outputs[0].shape.rank == 4]
+
+
+def test_a_zero_gamma_gives_finite_gradients():
+    """Where gamma is 0 the batch norm's input cannot be rebuilt from the output; the gradients stay finite
+    (the input's is 0 there, as it is exactly: the output does not depend on it)."""
+    shape = (8, 4, 4, 3)
+    _, ours = _pair(shape, 0.2)
+    ours.gamma.assign([0.0, 1.0, 0.5])
+    x = tf.constant(np.random.default_rng(3).normal(size=shape).astype(np.float32))
+    _, (dx, dgamma, dbeta) = _training_call(ours, x)
+    assert all(np.isfinite(g.numpy()).all() for g in (dx, dgamma, dbeta))
+    np.testing.assert_array_equal(dx.numpy()[..., 0], 0.0)
+    assert np.abs(dx.numpy()[..., 1:]).max() > 0
+
+
+_PEAK_SCRIPT = textwrap.dedent("""
+    import json, sys
+    import keras, tensorflow as tf
+    from tfface.models.normalization import BatchNormalization
+    tf.config.threading.set_inter_op_parallelism_threads(1)  # one op at a time: the peak is the graph's own
+    together = sys.argv[1] == "together"
+    x_in = keras.Input((32, 32, 16))
+    h = x_in
+    for i in range(10):
+        h = keras.layers.Conv2D(16, 3, padding="same", use_bias=False)(h)
+        h = BatchNormalization(leaky_relu=0.2 if together else None)(h)
+        if not together:
+            h = keras.layers.LeakyReLU(0.2)(h)
+    model = keras.Model(x_in, h)
+    x = tf.random.normal((32, 32, 32, 16))
+    @tf.function
+    def grads(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(model(x, training=True) ** 2)
+        return tape.gradient(loss, model.trainable_variables)
+    grads(x)
+    tf.config.experimental.reset_memory_stats("CPU:0")
+    grads(x)
+    print(json.dumps(tf.config.experimental.get_memory_info("CPU:0")["peak"]))
+""")
+
+
+def test_the_leaky_relu_in_the_layer_lowers_the_training_peak_memory():
+    """Ten conv -> batch norm -> leaky ReLU blocks on 2 MB maps: with the leaky ReLU in the batch norm
+    layer the backward pass keeps one map per block instead of three, so the peak of live tensors during
+    a training step's gradient (measured by TensorFlow's allocator, in a fresh process) falls."""
+    peaks = {}
+    for layout in ("separate", "together"):
+        env_script = "import os; os.environ['TF_CPU_ALLOCATOR_USE_BFC'] = 'true'\n" + _PEAK_SCRIPT
+        out = subprocess.run([sys.executable, "-c", env_script, layout], capture_output=True, text=True, check=True)
+        peaks[layout] = json.loads(out.stdout.strip().splitlines()[-1])
+    assert peaks["together"] < 0.6 * peaks["separate"], peaks

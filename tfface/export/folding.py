@@ -13,16 +13,24 @@ from __future__ import annotations
 
 import keras
 import numpy as np
-from keras import layers
+from keras import layers, ops
 
 from tfface.models.upsampling import UpsamplingConv2D
 
 
 class Folded(layers.Layer):
-    """Where a batch norm was: its work is now in the convolution before it."""
+    """Where a batch norm was: its work is now in the convolution before it; a leaky ReLU the batch norm
+    applied (``BatchNormalization(leaky_relu=...)``) stays here."""
+
+    def __init__(self, leaky_relu=None, **kwargs):
+        super().__init__(**kwargs)
+        self.leaky_relu = leaky_relu
 
     def call(self, x, training=None, mask=None):
-        return x
+        return x if self.leaky_relu is None else ops.leaky_relu(x, self.leaky_relu)
+
+    def get_config(self):
+        return {**super().get_config(), "leaky_relu": self.leaky_relu}
 
 
 def _partner(name, by_name):
@@ -46,7 +54,7 @@ def fold_batch_norm(model):
 
     def clone(layer):
         if layer.name in folded_bn:
-            return Folded(name=layer.name)
+            return Folded(getattr(layer, "leaky_relu", None), name=layer.name)
         bn = _partner(layer.name, by_name)
         if bn is None:
             return layer.__class__.from_config(layer.get_config())

@@ -49,8 +49,8 @@ def _ch(c, width):
     return max(1, int(round(c * width)))
 
 
-def _bn(name, sync):
-    return BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync,
+def _bn(name, sync, leaky_relu=None):
+    return BatchNormalization(momentum=0.9, epsilon=1e-5, synchronized=sync, leaky_relu=leaky_relu,
                               gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name)
 
 
@@ -93,9 +93,10 @@ def discriminator(image_size=128, width=1.0, sync_batchnorm=False, name="D"):
     h, hidden = x, []
     for i, filters in enumerate(D_CHANNELS, start=1):
         h = layers.Conv2D(_ch(filters, width), 5, 2, padding="same", use_bias=i == 1, kernel_initializer=_init(), name=f"conv{i}")(h)
-        if i > 1:
-            h = _bn(f"conv{i}_bn", sync_batchnorm)(h)
-        h = layers.LeakyReLU(0.2, name=f"h{i}")(h)
+        if i > 1:  # the batch norm applies the leaky ReLU too (its gradient keeps less: models.normalization)
+            h = layers.Identity(name=f"h{i}")(_bn(f"conv{i}_bn", sync_batchnorm, leaky_relu=0.2)(h))
+        else:
+            h = layers.LeakyReLU(0.2, name=f"h{i}")(h)
         hidden.append(layers.Activation("linear", dtype="float32", name=f"h{i}_f32")(h))
     flat = layers.Flatten(name="flatten")(h)
     source = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="source")(flat)

@@ -57,10 +57,10 @@ def _ch(c, width):
     return max(1, int(round(c * width)))
 
 
-def _bn(name, sync):
+def _bn(name, sync, leaky_relu=None):
     return BatchNormalization(
         momentum=0.9, epsilon=1e-5, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02),
-        synchronized=sync, name=name,
+        synchronized=sync, leaky_relu=leaky_relu, name=name,
     )
 
 
@@ -74,7 +74,8 @@ def _conv(x, filters, kernel, strides, padding, **kwargs):
 
 
 def _block(x, filters, kernel, strides, name, sync, upsample=False, skip=None, fused=True, padding="zeros"):
-    """conv -> batch norm -> leaky ReLU; with ``upsample``, nearest x2 before the convolution and ``skip``
+    """conv -> batch norm -> leaky ReLU; the batch norm layer ``<name>_bn`` applies the leaky ReLU too (its
+    gradient then keeps less, :mod:`tfface.models.normalization`) and ``<name>`` is its output; with ``upsample``, nearest x2 before the convolution and ``skip``
     (if any) concatenated after the upsampled channels: one :class:`UpsamplingConv2D` when ``fused``, else
     the layers ``<name>_up``, ``<name>_skip`` and ``<name>_conv``."""
     conv_kwargs = dict(use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")
@@ -86,8 +87,8 @@ def _block(x, filters, kernel, strides, name, sync, upsample=False, skip=None, f
             if skip is not None:
                 x = layers.Concatenate(name=f"{name}_skip")([x, skip])
         x = _conv(x, filters, kernel, strides, padding, **conv_kwargs)
-    x = _bn(f"{name}_bn", sync)(x)
-    return layers.LeakyReLU(0.2, name=name)(x)
+    x = _bn(f"{name}_bn", sync, leaky_relu=0.2)(x)
+    return layers.Identity(name=name)(x)  # where the separate LeakyReLU layer was: same names, same positions
 
 
 def transformation_network(image_size=128, width=1.0, residual=True, sync_batchnorm=False, zero_residual=False,
