@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from tfface.models import normalization
 from tfface.models.normalization import BatchNormalization
+
+
+@pytest.fixture(params=["rebuilt", "kept"])
+def backward(request, monkeypatch):
+    """Both backward paths of ``BatchNormalization(leaky_relu=...)``: the batch norm's input rebuilt from the
+    output (every map counts as large) or kept by autodiff (every map counts as small)."""
+    monkeypatch.setattr(normalization, "KEEP_OUTPUT_FROM_BYTES", 0 if request.param == "rebuilt" else float("inf"))
+    return request.param
 
 
 class ThenLeakyReLU(keras.layers.Layer):
@@ -57,7 +66,7 @@ def _training_call(layer, x):
 
 @pytest.mark.parametrize("leaky_relu", [None, 0.2])
 @pytest.mark.parametrize("shape", [(8, 6, 6, 5), (16, 7)])
-def test_fused_training_batch_matches_keras(shape, leaky_relu):
+def test_fused_training_batch_matches_keras(shape, leaky_relu, backward):
     """The same values, gradients and moving statistics as Keras's layer (then its LeakyReLU layer); with
     ``leaky_relu`` the gradient rebuilds the batch norm's input from the output (to float rounding)."""
     ref, ours = _pair(shape, leaky_relu, momentum=0.9, epsilon=1e-5)
@@ -99,7 +108,7 @@ def test_config_round_trip_and_checkpoint_compatible_weights():
 
 
 @pytest.mark.parametrize("leaky_relu", [None, 0.2])
-def test_bfloat16_maps_go_into_the_fused_kernel_uncast(leaky_relu):
+def test_bfloat16_maps_go_into_the_fused_kernel_uncast(leaky_relu, backward):
     """Under mixed bfloat16 the maps stay bfloat16 (no cast to float32 and back, forward or backward) and
     the results match Keras's layer, which normalises in float32, to bfloat16's rounding."""
     shape = (8, 6, 6, 5)
@@ -123,7 +132,7 @@ def test_bfloat16_maps_go_into_the_fused_kernel_uncast(leaky_relu):
     assert not [op for op in graph.get_operations() if op.type == "Cast" and op.outputs[0].shape.rank == 4]
 
 
-def test_a_zero_gamma_gives_finite_gradients():
+def test_a_zero_gamma_gives_finite_gradients(backward):
     """Where gamma is 0 the batch norm's input cannot be rebuilt from the output; the gradients stay finite
     (the input's is 0 there, as it is exactly: the output does not depend on it)."""
     shape = (8, 4, 4, 3)
@@ -139,7 +148,9 @@ def test_a_zero_gamma_gives_finite_gradients():
 _PEAK_SCRIPT = textwrap.dedent("""
     import json, sys
     import keras, tensorflow as tf
+    from tfface.models import normalization
     from tfface.models.normalization import BatchNormalization
+    normalization.KEEP_OUTPUT_FROM_BYTES = 0  # these 2 MB maps count as large
     tf.config.threading.set_inter_op_parallelism_threads(1)  # one op at a time: the peak is the graph's own
     together = sys.argv[1] == "together"
     x_in = keras.Input((32, 32, 16))
@@ -173,3 +184,31 @@ def test_the_leaky_relu_in_the_layer_lowers_the_training_peak_memory():
         out = subprocess.run([sys.executable, "-c", env_script, layout], capture_output=True, text=True, check=True)
         peaks[layout] = json.loads(out.stdout.strip().splitlines()[-1])
     assert peaks["together"] < 0.6 * peaks["separate"], peaks
+
+
+def _rebuilds(layer, shape):
+    """Whether the layer's training gradient rebuilds the batch norm's input (the fused kernel run in
+    inference mode inside the gradient)."""
+    x = tf.zeros(shape)
+
+    @tf.function
+    def grad(x):
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x, training=True)
+        return tape.gradient(y, x)
+
+    graph = grad.get_concrete_function(x).graph
+    calls = [op for op in graph.get_operations() if op.type == "FusedBatchNormV3"]
+    return any(not op.get_attr("is_training") for op in calls)
+
+
+def test_only_large_maps_are_rebuilt(monkeypatch):
+    """Rebuilding costs two passes over the map: it pays where maps are large (memory), not where they are
+    small (the step's speed), so the layer rebuilds from ``KEEP_OUTPUT_FROM_BYTES`` up."""
+    layer = BatchNormalization(leaky_relu=0.2)
+    shape = (8, 6, 6, 5)  # 5,760 bytes
+    assert not _rebuilds(layer, shape)
+    monkeypatch.setattr(normalization, "KEEP_OUTPUT_FROM_BYTES", 8 * 6 * 6 * 5 * 4)
+    assert _rebuilds(layer, shape)
+    assert not _rebuilds(BatchNormalization(), shape)  # no leaky ReLU: nothing to rebuild from
