@@ -30,8 +30,8 @@ step's speed is unchanged, its peak RSS 5.0 -> 3.5 GB), at 64 px, width 0.5, bat
 slower, for memory no one lacks), so the layer rebuilds only maps of ``KEEP_OUTPUT_FROM_BYTES`` or more
 and lets autodiff keep smaller ones (their values and gradients are the same, to float rounding).
 The rebuilt input differs from the kept one by float rounding, amplified by ``|beta| / |gamma|``
-(``xhat = (y - beta) / gamma``); where ``gamma`` is exactly 0 the batch norm's input is lost, its gradient
-is 0 there and so is ``gamma``'s.
+(``xhat = (y - beta) / gamma``); where ``gamma`` is exactly 0 the batch norm's input is lost: the input's
+gradient is 0 there (as it is exactly) and ``gamma``'s is taken as 0.
 """
 
 from __future__ import annotations

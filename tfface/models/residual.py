@@ -74,10 +74,11 @@ def _conv(x, filters, kernel, strides, padding, **kwargs):
 
 
 def _block(x, filters, kernel, strides, name, sync, upsample=False, skip=None, fused=True, padding="zeros"):
-    """conv -> batch norm -> leaky ReLU; the batch norm layer ``<name>_bn`` applies the leaky ReLU too (its
-    gradient then keeps less, :mod:`tfface.models.normalization`) and ``<name>`` is its output; with ``upsample``, nearest x2 before the convolution and ``skip``
+    """conv -> batch norm -> leaky ReLU; with ``upsample``, nearest x2 before the convolution and ``skip``
     (if any) concatenated after the upsampled channels: one :class:`UpsamplingConv2D` when ``fused``, else
-    the layers ``<name>_up``, ``<name>_skip`` and ``<name>_conv``."""
+    the layers ``<name>_up``, ``<name>_skip`` and ``<name>_conv``.  The batch norm layer ``<name>_bn`` applies
+    the leaky ReLU too (its gradient then keeps less, :mod:`tfface.models.normalization`); ``<name>`` is its
+    output."""
     conv_kwargs = dict(use_bias=False, kernel_initializer=_init(), name=f"{name}_conv")
     if upsample and fused:
         x = UpsamplingConv2D(filters, kernel, padding=padding, **conv_kwargs)(x if skip is None else [x, skip])
