@@ -177,13 +177,16 @@ _PEAK_SCRIPT = textwrap.dedent("""
 def test_the_leaky_relu_in_the_layer_lowers_the_training_peak_memory():
     """Ten conv -> batch norm -> leaky ReLU blocks on 2 MB maps: with the leaky ReLU in the batch norm
     layer the backward pass keeps one map per block instead of three, so the peak of live tensors during
-    a training step's gradient (measured by TensorFlow's allocator, in a fresh process) falls."""
+    a training step's gradient (measured by TensorFlow's allocator, in a fresh process) falls.  One op runs at a
+    time, but which of the ready ops runs first varies from process to process, and with it the peak: 0.44-0.72x
+    over 12 processes (the least of two is taken)."""
     peaks = {}
     for layout in ("separate", "together"):
         env_script = "import os; os.environ['TF_CPU_ALLOCATOR_USE_BFC'] = 'true'\n" + _PEAK_SCRIPT
-        out = subprocess.run([sys.executable, "-c", env_script, layout], capture_output=True, text=True, check=True)
-        peaks[layout] = json.loads(out.stdout.strip().splitlines()[-1])
-    assert peaks["together"] < 0.6 * peaks["separate"], peaks
+        runs = [subprocess.run([sys.executable, "-c", env_script, layout], capture_output=True, text=True, check=True)
+                for _ in range(2)]
+        peaks[layout] = min(json.loads(out.stdout.strip().splitlines()[-1]) for out in runs)
+    assert peaks["together"] < 0.75 * peaks["separate"], peaks  # 67.2 MB both ways with autodiff's gradient
 
 
 def _rebuilds(layer, shape):
