@@ -75,7 +75,7 @@ class BatchNormalization(layers.BatchNormalization):
         if self.leaky_relu is not None and _map_bytes(x4) >= KEEP_OUTPUT_FROM_BYTES:
             y, mean, variance = _fused_batch_norm_leaky_relu(x4, gamma, beta, self.epsilon, self.leaky_relu)
         else:
-            y, mean, variance = _fused_batch_norm(x4, gamma, beta, self.epsilon)
+            y, mean, variance, _ = _fused_batch_norm(x4, gamma, beta, self.epsilon)
             if self.leaky_relu is not None:
                 y = tf.nn.leaky_relu(y, self.leaky_relu)
         self.moving_mean.assign(self.moving_mean * self.momentum + mean * (1.0 - self.momentum))
@@ -97,12 +97,13 @@ def _map_bytes(x):
 
 
 def _fused_batch_norm(x, gamma, beta, epsilon):
-    """(y, batch mean, biased batch variance) of a training batch [N, H, W, C], with the fused kernel."""
+    """(y, batch mean, biased batch variance, the kernel's three reserve spaces for its gradient) of a training
+    batch [N, H, W, C], with the fused kernel."""
     empty = tf.constant([], tf.float32)
-    y, mean, unbiased_variance, *_ = tf.raw_ops.FusedBatchNormV3(
+    y, mean, unbiased_variance, *reserves = tf.raw_ops.FusedBatchNormV3(
         x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=epsilon, exponential_avg_factor=1.0,
         data_format="NHWC", is_training=True)
-    return y, mean, _biased(unbiased_variance, x)
+    return y, mean, _biased(unbiased_variance, x), reserves
 
 
 def _biased(unbiased_variance, x):
@@ -117,12 +118,8 @@ def _fused_batch_norm_leaky_relu(x, gamma, beta, epsilon, slope):
 
     @tf.custom_gradient
     def forward(x, gamma, beta):
-        empty = tf.constant([], tf.float32)
-        y, mean, unbiased_variance, reserve_1, reserve_2, reserve_3 = tf.raw_ops.FusedBatchNormV3(
-            x=x, scale=gamma, offset=beta, mean=empty, variance=empty, epsilon=epsilon, exponential_avg_factor=1.0,
-            data_format="NHWC", is_training=True)
+        y, mean, variance, (reserve_1, reserve_2, reserve_3) = _fused_batch_norm(x, gamma, beta, epsilon)
         out = tf.nn.leaky_relu(y, slope)
-        variance = _biased(unbiased_variance, x)
 
         def grad(d_out, *_):  # the moments feed only the moving averages: no gradient flows through them
             d_y = tf.raw_ops.LeakyReluGrad(gradients=d_out, features=out, alpha=slope)  # out has y's sign
