@@ -33,6 +33,7 @@ def main():
     ap.add_argument("--precision", default="float32", choices=("float32", "bfloat16", "float16"),
                     help="Keras mixed-precision policy, as tfface train --mixed_precision")
     ap.add_argument("--ops", default="", help="op types whose slowest ops to list by name, comma-separated")
+    ap.add_argument("--top", type=int, default=15, help="how many of the --ops ops to list by name")
     ap.add_argument("--logdir", default=os.path.join(tempfile.gettempdir(), "tfface-profile"))
     args = ap.parse_args()
 
@@ -88,7 +89,7 @@ def main():
     for kind, seconds in by_type.most_common(25):
         if kind != "Process":
             print(f"| {kind} | {seconds / args.steps * 1000:.1f} | {seconds / ops_total:.1%} | {count[kind] // args.steps} |")
-    for name, seconds in by_name.most_common(15):
+    for name, seconds in by_name.most_common(args.top):
         print(f"  {seconds / args.steps * 1000:7.2f} ms  {name}")
 
 

@@ -24,6 +24,36 @@ def test_render_of_one_face_does_not_depend_on_its_batch():
     np.testing.assert_array_equal(synthetic.render(seeds, attrs, 48)[1], alone[0])
 
 
+@pytest.mark.parametrize("color_shape", [(3,), (4, 1, 1, 3), (4, 20, 20, 3)])
+def test_dense_compositing_is_the_same_image_as_sparse(color_shape):
+    rng = np.random.default_rng(0)
+    img = rng.random((4, 20, 20, 3), np.float32)
+    alpha = np.where(rng.random((4, 20, 20)) < 0.7, 0.0, rng.random((4, 20, 20))).astype(np.float32)
+    color = rng.random(color_shape, np.float32)
+    sparse = synthetic._over(img.copy(), alpha, color)
+    dense = synthetic._over(img.copy(), alpha, color, dense=True)
+    np.testing.assert_array_equal(sparse, dense)
+    assert not np.array_equal(sparse, img)
+
+
+@pytest.mark.parametrize("size", [16, 64, 160])
+def test_layers_drawn_in_windows_are_the_whole_frames_layers(size, monkeypatch):
+    """The small layers are computed only in a window around their shapes; a window too tight would cut a shape
+    (or its anti-aliased edge).  With a margin wider than the frame every window is the whole frame."""
+    rng = np.random.default_rng(size)
+    seeds = rng.integers(0, 2**40, 96)
+    attrs = rng.integers(0, 2, (96, len(synthetic.ATTRIBUTES))).astype(np.int32)
+    attrs[:32] = 1  # every layer on
+    ident = synthetic._identity_params(seeds)
+    img, layers = synthetic._render_layers(ident, attrs, size)
+    monkeypatch.setattr(synthetic, "WINDOW_MARGIN", 10 * size)
+    whole_img, whole_layers = synthetic._render_layers(ident, attrs, size)
+    np.testing.assert_array_equal(img, whole_img)
+    assert set(layers) == set(whole_layers)
+    for name in layers:
+        np.testing.assert_array_equal(layers[name], whole_layers[name], err_msg=name)
+
+
 @pytest.mark.parametrize("size", [64, 128])
 @pytest.mark.parametrize("attribute", synthetic.ATTRIBUTES)
 def test_counterfactual_changes_pixels_only_inside_its_mask(attribute, size):
