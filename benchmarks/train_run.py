@@ -20,6 +20,9 @@ start-up, tracing and the final metrics are left out, and whatever the trees do 
 is in).  Rounds alternate which tree goes first.  Before and after each run the parent probes
 the machine (3x3 convolution, as in train_step.py) three times and prints the median beside
 the run, so a slow period shows.  Nothing here asserts a time (see BENCHMARKS.md).
+
+On synthetic data the first epoch (256 steps of the main job) also renders every training face, on the cores
+the step uses: ``--steps 900`` times the whole main job; fewer steps time its slowest part.
 """
 
 import argparse
