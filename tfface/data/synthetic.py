@@ -236,15 +236,15 @@ def _window_finder(P, size, margin):
     ``[B,1,1]`` parameters), widened by ``margin`` pixels.
 
     A layer drawn only inside the window of its shape's local box is the same image: coverage is non-zero
-    only within half a pixel of a shape (module docstring), and the margin is :data:`WINDOW_MARGIN` pixels.  Each pixel's arithmetic
-    is unchanged, so the render is bitwise the same, while the small layers (eyes, brows, nose, mouth,
-    glasses, lines) cost a fraction of the frame.
+    only within half a pixel of a shape (module docstring), and the margin is :data:`WINDOW_MARGIN` pixels.
+    Each pixel's arithmetic is unchanged, so the render is bitwise the same, while the small layers (eyes,
+    brows, nose, mouth, glasses, lines) cost a fraction of the frame.
     """
     cos, sin = np.cos(P["rot"]).reshape(-1), np.sin(P["rot"]).reshape(-1)
     s, tx, ty = P["scale"].reshape(-1), P["tx"].reshape(-1), P["ty"].reshape(-1)
 
-    def pixels(lo, hi):
-        lo, hi = int(np.floor(lo.min())) - margin, int(np.ceil(hi.max())) + margin + 1
+    def pixels(positions):
+        lo, hi = int(np.floor(positions.min())) - margin, int(np.ceil(positions.max())) + margin + 1
         return slice(min(max(lo, 0), size), min(max(hi, 0), size))
 
     def window(x0, x1, y0, y1):
@@ -253,7 +253,7 @@ def _window_finder(P, size, margin):
         u = tx + s * (cos * X - sin * Y)  # inverse of the face-local frame in _render_layers
         v = ty + s * (sin * X + cos * Y)
         col, row = (u + 1.0) * size / 2.0 - 0.5, (v + 1.0) * size / 2.0 - 0.5
-        return slice(None), pixels(row, row), pixels(col, col)
+        return slice(None), pixels(row), pixels(col)
 
     return window
 
