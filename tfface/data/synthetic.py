@@ -240,22 +240,29 @@ def _window_finder(P, size, margin):
     Each pixel's arithmetic is unchanged, so the render is bitwise the same, while the small layers (eyes,
     brows, nose, mouth, glasses, lines) cost a fraction of the frame.
     """
-    cos, sin = np.cos(P["rot"]).reshape(-1), np.sin(P["rot"]).reshape(-1)
-    s, tx, ty = P["scale"].reshape(-1), P["tx"].reshape(-1), P["ty"].reshape(-1)
+    images = P["rot"].size
 
     def pixels(positions):
         lo, hi = int(np.floor(positions.min())) - margin, int(np.ceil(positions.max())) + margin + 1
         return slice(min(max(lo, 0), size), min(max(hi, 0), size))
 
     def window(x0, x1, y0, y1):
-        x0, x1, y0, y1 = (np.broadcast_to(np.asarray(b, np.float64).reshape(-1), s.shape) for b in (x0, x1, y0, y1))
-        X, Y = np.stack([x0, x1, x0, x1]), np.stack([y0, y0, y1, y1])  # the corners: [4, B]
-        u = tx + s * (cos * X - sin * Y)  # inverse of the face-local frame in _render_layers
-        v = ty + s * (sin * X + cos * Y)
-        col, row = (u + 1.0) * size / 2.0 - 0.5, (v + 1.0) * size / 2.0 - 0.5
+        x0, x1, y0, y1 = (np.broadcast_to(np.asarray(b, np.float64).reshape(-1), (images,)) for b in (x0, x1, y0, y1))
+        col, row = _pixel_position(P, np.stack([x0, x1, x0, x1], -1), np.stack([y0, y0, y1, y1], -1), size)  # corners
         return slice(None), pixels(row), pixels(col)
 
     return window
+
+
+def _pixel_position(P, x, y, size):
+    """Face-local points ``x, y`` [B, K] -> pixel (column, row) [B, K] in each image of the batch: the inverse of
+    the face-local frame of :func:`_render_layers` (``P``'s pose parameters hold one value per image)."""
+    cos, sin = (np.reshape(f(P["rot"]), (-1, 1)) for f in (np.cos, np.sin))
+    scale, tx, ty = (np.reshape(P[k], (-1, 1)) for k in ("scale", "tx", "ty"))
+    x, y = x * scale, y * scale
+    u = cos * x - sin * y + tx
+    v = sin * x + cos * y + ty
+    return (u + 1.0) * size / 2.0 - 0.5, (v + 1.0) * size / 2.0 - 0.5
 
 
 def _render_layers(ident, attrs, size):
@@ -553,8 +560,4 @@ def landmarks(seeds, attrs, size: int = 64) -> np.ndarray:
         np.stack([-ex, ey], -1), np.stack([ex, ey], -1), np.stack([np.zeros_like(ny), ny + 0.005], -1),
         np.stack([-mw, yc], -1), np.stack([mw, yc], -1),
     ], axis=1)  # [N, 5, 2] face-local
-    cos, sin = np.cos(P["rot"])[:, None], np.sin(P["rot"])[:, None]
-    x, y = local[..., 0] * P["scale"][:, None], local[..., 1] * P["scale"][:, None]
-    u = cos * x - sin * y + P["tx"][:, None]
-    v = sin * x + cos * y + P["ty"][:, None]
-    return np.stack([(u + 1.0) * size / 2.0 - 0.5, (v + 1.0) * size / 2.0 - 0.5], axis=-1)
+    return np.stack(_pixel_position(P, local[..., 0], local[..., 1], size), axis=-1)
