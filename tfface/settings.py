@@ -173,6 +173,9 @@ class Settings:
     label_weight: float = setting(1.0, "weight of L_label (both reductions) in C's and G's losses against the "
                                   "adversarial loss (paper: 1; with --label_loss mean, n labels' weight n equals sum)",
                                   "iterative", minimum=0)
+    d_label_weight: typing.Optional[float] = setting(None, "weight of L_label in D/C's update alone (default: "
+                                                     "--label_weight; G's update keeps --label_weight)", "iterative",
+                                                     minimum=0)
     fake_label_weight: float = setting(1.0, "weight of L_label on G's images in C's update (paper, after ACGAN: 1; "
                                        "0 = C learns labels from real images only, G is still judged by C)",
                                        "iterative", minimum=0)
@@ -181,6 +184,12 @@ class Settings:
     z_loss_stage: int = setting(2, "the stage from which L_z (C recovers z from G(z, c)) trains D/C and G: 2 = with "
                                 "the integrated loss (paper), 1 = throughout, as InfoGAN's latent-code term, so that "
                                 "G keeps z visible and D's trunk keeps it while stage 1 runs", "iterative", (1, 2))
+    lambda_edit: float = setting(0.0, "weight of L_ACGAN on transformed real faces G(z~, c') (one of C's labels "
+                                 "flipped) in G's stage-2 loss; 0 = the paper, which trains G(z, c') only from "
+                                 "prior codes", "iterative", minimum=0)
+    lambda_change: float = setting(0.0, "with --lambda_edit: weight of mean |G(z~, c') - G(z~, c~)|, the residual "
+                                   "paper's L1 sparsity (eq. 3) on the change a label flip makes", "iterative",
+                                   minimum=0)
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",

@@ -59,3 +59,10 @@ def test_latent_code_norm_loss_is_the_euclidean_norm():
     np.testing.assert_allclose(np.asarray(L.latent_code_norm_loss(z, z_hat)), [5.0, 2.0], rtol=1e-5)
     np.testing.assert_allclose(np.asarray(L.latent_code_loss(z, z_hat)), [1.75, 1.0], rtol=1e-6)
     assert set(L.LATENT_CODE_LOSSES) == {"mean", "norm"}
+
+
+def test_change_sparsity_loss_is_the_mean_absolute_change_per_face():
+    rebuilt = np.zeros((2, 4, 4, 3), np.float32)
+    edit = rebuilt.copy()
+    edit[1, :2] = 0.5                                  # half of face 1 changes by 0.5, face 0 not at all
+    np.testing.assert_allclose(np.asarray(L.change_sparsity_loss(edit, rebuilt)), [0.0, 0.25], rtol=1e-6)

@@ -10,7 +10,7 @@ from tfface.evaluation.iterative import (AttributeClassifier, baseline_learning_
 from tfface.methods.iterative import IterativeMethod
 from tfface.settings import Settings
 from tfface.training import distribution
-from tfface.training.iterative_gan import IterativeGAN, update_counts
+from tfface.training.iterative_gan import IterativeGAN, flip_one_label, update_counts
 
 
 @pytest.mark.parametrize("d,g,expected", [
@@ -127,6 +127,49 @@ def test_fake_label_weight_and_stage_decide_whether_generated_labels_train_c(wei
         tf.function(m._d_update)(x, c, z, c_fake)
         ends.append(m.c.get_layer("c_logits").kernel.numpy())
     assert np.array_equal(ends[0], ends[1]) == (not reads)
+
+
+def test_flip_one_label_flips_one_label_per_face_and_the_same_ones_at_the_same_step():
+    c = np.random.default_rng(0).random((256, 5)).astype(np.float32)
+    flipped = np.asarray(flip_one_label(c, 7))
+    changed = ~np.isclose(flipped, c)
+    assert (changed.sum(axis=1) == 1).all()
+    rows, cols = np.nonzero(changed)
+    np.testing.assert_array_equal(flipped[rows, cols], 1.0 - np.round(c[rows, cols]))
+    assert len(set(cols)) == 5                            # every label gets flipped somewhere
+    np.testing.assert_array_equal(np.asarray(flip_one_label(c, 7)), flipped)       # resumable: a function of the step
+    assert not np.array_equal(np.asarray(flip_one_label(c, 8)), flipped)
+
+
+def test_lambda_edit_trains_the_transformation_of_real_faces_in_stage_two_only():
+    """--lambda_edit adds D and C's judgement of G(z~, c') to G's stage-2 loss, and --lambda_change its
+    L1 change from the rebuild; with both at 0 (the paper) neither is computed."""
+    logs = {}
+    for stage, edit, change in ((2, 0.0, 0.0), (2, 1.0, 0.0), (2, 1.0, 2.0), (1, 1.0, 2.0)):
+        keras.utils.set_random_seed(3)
+        m, (x, c, z, c_fake) = _tiny(stage=stage)
+        m.lambda_edit, m.lambda_change = edit, change
+        logs[stage, edit, change] = tf.function(m._g_update)(x, c, z, c_fake)
+    assert "edit" not in logs[2, 0.0, 0.0] and "edit" not in logs[1, 1.0, 2.0]
+    with_edit, with_change = logs[2, 1.0, 0.0], logs[2, 1.0, 2.0]
+    assert float(with_edit["edit"]) > 0 and float(with_edit["change"]) > 0
+    # Same weights, data and flips: the change term is all that differs.
+    np.testing.assert_allclose(float(with_change["g_loss"]) - float(with_edit["g_loss"]),
+                               2.0 * float(with_edit["change"]), rtol=1e-4)
+
+
+def test_d_label_weight_sets_the_label_weight_of_ds_update_alone():
+    out = {}
+    for label_weight, d_label_weight in ((3.0, None), (1.0, 3.0), (1.0, None)):
+        for update in ("_d_update", "_g_update"):
+            keras.utils.set_random_seed(5)
+            m, (x, c, z, c_fake) = _tiny()
+            m.label_weight, m.d_label_weight = label_weight, d_label_weight
+            logs = tf.function(getattr(m, update))(x, c, z, c_fake)
+            out[label_weight, d_label_weight, update] = float(logs["d_loss" if update == "_d_update" else "g_loss"])
+    assert out[1.0, 3.0, "_d_update"] == pytest.approx(out[3.0, None, "_d_update"], rel=1e-5)
+    assert out[1.0, 3.0, "_g_update"] == pytest.approx(out[1.0, None, "_g_update"], rel=1e-5)
+    assert out[1.0, None, "_d_update"] != pytest.approx(out[3.0, None, "_d_update"], rel=1e-3)
 
 
 def test_label_weight_scales_the_label_loss_in_both_updates():

@@ -110,6 +110,13 @@ def latent_code_norm_loss(z, z_recovered):
 LATENT_CODE_LOSSES = {"mean": latent_code_loss, "norm": latent_code_norm_loss}
 
 
+def change_sparsity_loss(x_edit, x_rebuilt):
+    """Not in this paper: the L1 sparsity of the residual-image paper's eq. (3), ||r||_1, applied to the change a
+    label flip makes, r = G(z~, c') - G(z~, c~); mean |r| per example (as :func:`pixel_loss`, so its weight is
+    on the scale of lambda_pix).  A transformation that also redraws the rest of the face is penalised."""
+    return _mean_per_example(ops.abs(_f32(x_edit) - _f32(x_rebuilt)))
+
+
 def integrated_loss(per, pix, z, lambdas=(2.0, 0.5, 1.0)):
     """§3.3, L_inte = lambda1 L_per + lambda2 L_pix + lambda3 L_z (paper: lambda = (2.0, 0.5, 1.0))."""
     l1, l2, l3 = lambdas

@@ -36,6 +36,17 @@ def update_counts(d_loss, g_loss, ratio=2.0, max_updates=3):
     return 1, 1
 
 
+def flip_one_label(c, step):
+    """``c`` ([B, n] probabilities) with one label per row, chosen at random, set to the opposite of its
+    rounded value: the single-attribute transformation of §5.3.3.  The choice is a function of ``step`` (the
+    optimizer's counter, which checkpoints keep), so a resumed run flips the same labels."""
+    n = ops.shape(c)[-1]
+    seed = ops.stack([ops.cast(step, "int32"), 1815])
+    k = tf.random.stateless_uniform(ops.shape(c)[:1], seed, 0, n, dtype="int32")
+    one = ops.one_hot(k, n, dtype=c.dtype)
+    return c * (1.0 - one) + (1.0 - ops.round(c)) * one
+
+
 class IterativeGAN(GANModel):
     """G(z, c), D and the auxiliary classifier C, trained in two stages (§1, Fig. 2).
 
@@ -47,7 +58,7 @@ class IterativeGAN(GANModel):
     """
 
     metric_names = ("d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "inte", "per", "pix", "z",
-                    "d_updates", "g_updates")
+                    "edit", "change", "d_updates", "g_updates")
     # Constructor arguments named (and defaulted) as in Settings.
     settings_keys = ("image_size", "z_dim", "width", "d_width", "z_head", "g_upsample")
     config_keys = settings_keys + ("n_labels", "sync_batchnorm")
@@ -74,15 +85,18 @@ class IterativeGAN(GANModel):
                 update_ratio=DEFAULTS.update_ratio, max_updates=DEFAULTS.max_updates, z_loss=DEFAULTS.z_loss,
                 fake_label_weight=DEFAULTS.fake_label_weight, fake_label_stage=DEFAULTS.fake_label_stage,
                 z_loss_stage=DEFAULTS.z_loss_stage, label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight,
-                **kwargs):
+                d_label_weight=DEFAULTS.d_label_weight, lambda_edit=DEFAULTS.lambda_edit,
+                lambda_change=DEFAULTS.lambda_change, **kwargs):
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
         self.label_weight = float(label_weight)
+        self.d_label_weight = None if d_label_weight is None else float(d_label_weight)   # None: label_weight
         self.fake_label_weight = float(fake_label_weight)
         self.fake_label_stage = int(fake_label_stage)
         self.z_loss_stage = int(z_loss_stage)
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
+        self.lambda_edit, self.lambda_change = float(lambda_edit), float(lambda_change)
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
 
     @property
@@ -127,7 +141,8 @@ class IterativeGAN(GANModel):
             # images carry random labels for it, so ``fake_label_weight`` can hold that term back, in
             # every stage or (``fake_label_stage`` 2) only until the integrated loss joins.
             fake_weight = self.fake_label_weight if self.stage >= self.fake_label_stage else 0.0
-            loss = adv + self.label_weight * (label_real + fake_weight * label_fake)
+            label_weight = self.label_weight if self.d_label_weight is None else self.d_label_weight
+            loss = adv + label_weight * (label_real + fake_weight * label_fake)
             if self.stage == 2:
                 # D/C as the encoder of the integrated loss (§3.3): recover z
                 # from G(z, c), and rebuild x_real from (z~, c~).  c~ is held
@@ -167,7 +182,16 @@ class IterativeGAN(GANModel):
             loss = adv + self.label_weight * label
             out = {"g_adv": ops.mean(adv)}
             if self.stage == 2:                                                     # §3.3
-                x_rebuilt = self.g([z_real, ops.sigmoid(cl_real)], training=True)
+                c_rebuilt = ops.sigmoid(cl_real)
+                if self.lambda_edit:
+                    # The transformation of §5.3.3, G(z~, c') with one of C's labels flipped, drawn in
+                    # the same G call as the rebuild (tfface's addition, ``lambda_edit``: see below).
+                    c_edit = flip_one_label(c_rebuilt, self.g_optimizer.iterations)
+                    x_both = self.g([ops.concatenate([z_real, z_real], axis=0),
+                                     ops.concatenate([c_rebuilt, c_edit], axis=0)], training=True)
+                    x_rebuilt, x_edit = ops.split(x_both, 2, axis=0)
+                else:
+                    x_rebuilt = self.g([z_real, c_rebuilt], training=True)
                 # Perceptual features of x_real and x_rebuilt under the same
                 # batch statistics (one call, half real as in D's training).
                 _, _, hidden = self.d(ops.concatenate([x_real, x_rebuilt], axis=0), training=True)
@@ -178,6 +202,20 @@ class IterativeGAN(GANModel):
                 inte = L.integrated_loss(per, pix, zl, self.lambdas)
                 loss = loss + inte
                 out.update(inte=ops.mean(inte), per=ops.mean(per), pix=ops.mean(pix), z=ops.mean(zl))
+                if self.lambda_edit:
+                    # The paper trains G(z, c') only from prior codes (L_ACGAN) and G(z~, c~) only to
+                    # rebuild (L_inte); the transformation G(z~, c') of a real face is trained by neither.
+                    # Here D and C judge it as they judge G(z, c) (in a batch of (edit, real)), and
+                    # L_change keeps the change to where the label acts.
+                    s_e, shared_e, _ = self.d(ops.concatenate([x_edit, x_real], axis=0), training=True)
+                    _, cl_e = self.c(shared_e, training=True)
+                    s_edit, _ = ops.split(s_e, 2, axis=0)
+                    cl_edit, _ = ops.split(cl_e, 2, axis=0)
+                    edit = (L.adversarial_generator_loss(s_edit)
+                            + self.label_weight * self.label_loss(cl_edit, c_edit))
+                    change = L.change_sparsity_loss(x_edit, x_rebuilt)
+                    loss = loss + self.lambda_edit * edit + self.lambda_change * change
+                    out.update(edit=ops.mean(edit), change=ops.mean(change))
             elif self.stage >= self.z_loss_stage:                                   # L_z alone, stage 1
                 zl = self.z_loss(z, z_fake)
                 loss = loss + L.integrated_loss(0.0, 0.0, zl, self.lambdas)
