@@ -21,7 +21,7 @@ from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface.data import synthetic  # noqa: E402
-from tfface.methods import get, load_run  # noqa: E402
+import synthetic_run  # noqa: E402
 
 
 def parts(seeds, attrs, size):
@@ -38,12 +38,8 @@ def main():
     ap.add_argument("--images", type=int, default=256)
     ap.add_argument("--blur", type=float, nargs="*", default=[], help="also after a Gaussian blur of these sigmas (pixels)")
     args = ap.parse_args()
-    run = load_run(args.run_dir, say=lambda m: None)
+    run, test, idx = synthetic_run.load(args.run_dir, args.images)
     settings = run.settings
-    if settings.method != "iterative" or not settings.data.startswith("synthetic"):
-        sys.exit(f"{args.run_dir} is a {settings.method} run on {settings.data}: this needs an iterative run on synthetic faces")
-    test = get("iterative").load_data(settings, test_only=True).test
-    idx = np.arange(min(args.images, test.size))
     x, _ = test.load_batch(idx)
     seeds = test.seeds(idx)
     attrs = test.attributes(idx).astype(np.int32)

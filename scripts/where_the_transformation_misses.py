@@ -28,7 +28,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface.evaluation.iterative import closer_to_counterfactual  # noqa: E402
-from tfface.methods import get, load_run  # noqa: E402
+import synthetic_run  # noqa: E402
 
 
 def misses(x, rebuilt, moved, target, mask, changed_levels=8):
@@ -53,12 +53,7 @@ def main():
     ap.add_argument("--images", type=int, default=256, help="the first test faces (metrics.json uses 256)")
     ap.add_argument("--changed", type=float, default=8, help="levels (of 255) by which a pixel must change to count as changed")
     args = ap.parse_args()
-    run = load_run(args.run_dir, say=lambda m: None)
-    settings = run.settings
-    if settings.method != "iterative" or not settings.data.startswith("synthetic"):
-        sys.exit(f"{args.run_dir} is a {settings.method} run on {settings.data}: this needs an iterative run on synthetic faces")
-    test = get("iterative").load_data(settings, test_only=True).test
-    idx = np.arange(min(args.images, test.size))
+    run, test, idx = synthetic_run.load(args.run_dir, args.images)
     x, c = test.load_batch(idx)
     editor = run.editor()
     rebuilt = editor.reconstruct(x)
