@@ -187,7 +187,7 @@ class Settings:
     lambda_edit: float = setting(0.0, "weight of L_ACGAN on transformed real faces G(z~, c') (one of C's labels "
                                  "flipped) in G's stage-2 loss; 0 = the paper, which trains G(z, c') only from "
                                  "prior codes", "iterative", minimum=0)
-    lambda_change: float = setting(0.0, "with --lambda_edit: weight of mean |G(z~, c') - G(z~, c~)|, the residual "
+    lambda_change: float = setting(0.0, "with --lambda_edit > 0: weight of mean |G(z~, c') - G(z~, c~)|, the residual "
                                    "paper's L1 sparsity (eq. 3) on the change a label flip makes", "iterative",
                                    minimum=0)
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
@@ -235,6 +235,8 @@ class Settings:
              f"--d_learning_rate must be > 0, got {self.d_learning_rate}")
         need(0 <= self.decay_after <= 1, f"--decay_after must be in [0, 1], got {self.decay_after}")
         need(0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1, "--beta_1 and --beta_2 must be in [0, 1)")
+        need(self.lambda_change == 0 or self.lambda_edit > 0,
+             "--lambda_change weighs the change of the transformations that --lambda_edit trains: set --lambda_edit > 0")
         need(self.stage1_steps is None or self.stage1_steps <= self.steps,
              f"--stage1_steps must be between 0 and --steps ({self.steps}), got {self.stage1_steps}")
         if self.strategy == "mirrored":

@@ -65,7 +65,8 @@ class IterativeMethod(Method):
                 "fake_label_weight": s.fake_label_weight, "fake_label_stage": s.fake_label_stage,
                 "z_loss_stage": s.z_loss_stage,
                 "label_loss": s.label_loss,
-                "label_weight": s.label_weight, "d_label_weight": s.d_label_weight, "lambda_edit": s.lambda_edit, "lambda_change": s.lambda_change}
+                "label_weight": s.label_weight, "d_label_weight": s.d_label_weight,
+                "lambda_edit": s.lambda_edit, "lambda_change": s.lambda_change}
 
     def phases(self, s):
         """Stage 1: ACGAN only; stage 2: ACGAN + integrated loss (§1, Fig. 2)."""
