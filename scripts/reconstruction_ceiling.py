@@ -3,6 +3,8 @@
     python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --calibrate
     python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 6000 \\
         --width 0.5 --z_dim 100
+    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 3000 \\
+        --lambda_id 0.5 --identity_model ~/models/human-models/mobileface.json
 
 The target is a median dlib identity distance <= 0.5 between a val face and its rebuild G(C(D(x))), measured
 as ``tfface evaluate`` measures it (tfface.evaluation.face_measures: both upscaled to 256 px, the input's face
@@ -14,8 +16,9 @@ same person.
 
 Otherwise the script trains the iterative GAN's own networks as a plain autoencoder, with no adversary and no
 generation: D's trunk and C's z head encode (z~ = C(D(x)), tanh), G decodes G(z~, c) with the true labels,
-and the only loss is the per-pixel L1 of §3.3.1 (Adam 2e-4, beta_1 0.5, batch 16, float32). Reconstruction is
-then all the networks are asked to do, so its PSNR and identity distance after ``--steps`` bound from above
+and the only loss is the per-pixel L1 of §3.3.1 (Adam 2e-4, beta_1 0.5, batch 16, float32) or, with
+``--lambda_id``, that and the identity loss of ``tfface train --lambda_id`` (tfface.models.face_recognizer).
+Reconstruction is then all the networks are asked to do, so its PSNR and identity distance after ``--steps`` bound from above
 what the GAN's stage 2, which shares the networks with the ACGAN game, reaches in as many steps. The README's
 issue-18 notes quote both parts.
 """
@@ -61,6 +64,9 @@ def main():
     p.add_argument("--steps", type=int, default=6000)
     p.add_argument("--report_every", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--lambda_id", type=float, default=0.0,
+                   help="add the identity loss of tfface train --lambda_id with this weight")
+    p.add_argument("--identity_model", default="", help="the face recogniser for --lambda_id (mobileface.json)")
     a = p.parse_args()
 
     from tfface.evaluation import face_measures, metrics
@@ -106,10 +112,19 @@ def main():
         z, _ = gan.c(shared, training=training)
         return gan.g([z, c], training=training)
 
+    recognizer = None
+    if a.lambda_id:
+        from tfface.models.face_recognizer import FaceRecognizer
+        recognizer = FaceRecognizer(a.identity_model)
+
     @tf.function
     def step(x, c):
         with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(L.pixel_loss(x, rebuild(x, c, True)))
+            rebuilt = rebuild(x, c, True)
+            loss = tf.reduce_mean(L.pixel_loss(x, rebuilt))
+            if recognizer is not None:
+                ident = L.identity_loss(tf.stop_gradient(recognizer(x)), recognizer(rebuilt))
+                loss = loss + a.lambda_id * tf.reduce_mean(ident)
         reached = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
         opt.apply([g for g, _ in reached], [v for _, v in reached])
         return loss
@@ -118,7 +133,8 @@ def main():
         return batched(lambda x, c: to_uint8(rebuild(to_float(x), tf.constant(c, tf.float32), False)), x_val, c_val)
 
     print(f"autoencoder of the iterative GAN's networks: G width {a.width}, D/C width {a.d_width or a.width}, "
-          f"z_dim {a.z_dim}, z head {a.z_head}; pixel L1 only, batch 16", flush=True)
+          f"z_dim {a.z_dim}, z head {a.z_head}; pixel L1" + (f" + {a.lambda_id} x identity loss" if a.lambda_id
+                                                               else " only") + ", batch 16", flush=True)
     ds = iter(data.train_dataset(16, seed=a.seed, start_step=0, deterministic=True, flip=False))
     t0 = time.time()
     for i in range(1, a.steps + 1):

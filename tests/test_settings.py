@@ -25,6 +25,8 @@ from tfface.training.residual_gan import ResidualGAN
     (dict(method="iterative", stage1_steps=901), "--stage1_steps must be between 0 and --steps (900), got 901"),
     (dict(method="iterative", lambda_change=1.0), "--lambda_change weighs the change of the transformations that "
                                                    "--lambda_edit trains: set --lambda_edit > 0"),
+    (dict(method="iterative", lambda_id=1.0), "--lambda_id needs --identity_model, the face recogniser it "
+                                               "compares faces with"),
     (dict(strategy="mirrored", batch_size=5), "--batch_size (5) must be divisible by --replicas (2)"),
     (dict(data="imagenet"), "--data must be one of: synthetic, celeba:"),
     (dict(data="folders:/only-one"), "--data=folders needs two comma-separated directories"),

