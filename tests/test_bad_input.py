@@ -119,6 +119,15 @@ def test_a_model_larger_than_the_machine_is_refused_before_anything_is_written(c
 
 
 @pytest.mark.slow
+def test_a_missing_identity_model_is_refused_before_anything_is_written(capsys, tmp_path):
+    run = tmp_path / "r"
+    code, line = call(capsys, "train", *TINY, "--method=iterative", "--lambda_id=1",
+                      f"--identity_model={tmp_path / 'mobileface.json'}", f"--run_dir={run}")
+    assert code == 1 and line.endswith(f"cannot read the TF.js model {tmp_path / 'mobileface.json'}: No such file "
+                                       "or directory")
+    assert not run.exists()
+
+
 def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(capsys, tmp_path, monkeypatch):
     import tensorflow as tf
 

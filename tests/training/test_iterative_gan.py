@@ -160,7 +160,7 @@ def test_lambda_edit_trains_the_transformation_of_real_faces_in_stage_two_only()
 
 def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_loss(tmp_path):
     """--lambda_id: G's stage-2 loss gains lambda_id (1 - cos(E(x), E(G(z~, c~)))) for the face recogniser E,
-    loaded at the start of training from --identity_model; the paper's loss (0) never loads or calls it."""
+    loaded before training from --identity_model; the paper's loss (0) never loads or calls it."""
     from tests.models.tfjs_fixtures import write_model
     from tfface.errors import DataError
     from tfface.models.face_recognizer import FaceRecognizer
@@ -170,18 +170,18 @@ def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_
     for stage, weight in ((2, 0.0), (2, 3.0), (1, 3.0)):
         keras.utils.set_random_seed(3)
         m, (x, c, z, c_fake) = _tiny(stage=stage)
-        m.lambda_id, m.identity_model = weight, path
-        if weight:
-            IterativeMethod().enter_phase(m, f"stage{stage}")
-            assert isinstance(m.recognizer, FaceRecognizer)
+        m.lambda_id = weight
+        IterativeMethod().prepare_training(m, Settings(method="iterative", lambda_id=weight, identity_model=path))
+        assert isinstance(m.recognizer, FaceRecognizer) == bool(weight)
         logs[stage, weight] = tf.function(m._g_update)(x, c, z, c_fake)
     assert "id" not in logs[2, 0.0] and "id" not in logs[1, 3.0]
     ident = float(logs[2, 3.0]["id"])
     assert 0 < ident < 2
     np.testing.assert_allclose(float(logs[2, 3.0]["g_loss"]) - float(logs[2, 0.0]["g_loss"]), 3.0 * ident, rtol=1e-4)
-    m.recognizer, m.identity_model = None, str(tmp_path / "absent.json")
+    m.recognizer = None
     with pytest.raises(DataError, match="cannot read the TF.js model .*absent.json"):
-        IterativeMethod().enter_phase(m, "stage1")
+        IterativeMethod().prepare_training(m, Settings(method="iterative", lambda_id=1.0,
+                                                       identity_model=str(tmp_path / "absent.json")))
 
 
 def test_d_label_weight_sets_the_label_weight_of_ds_update_alone():

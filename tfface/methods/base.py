@@ -7,6 +7,7 @@ training (tfface.training.loop)
 ``resolve(settings)``     fill in the method's defaults (e.g. alpha by attribute; a resumed run's own)
 ``load_data(settings)``   the data source's train/test split (``test_only``: held-out images alone)
 ``build_model(...)``      the compiled Keras model with its two optimizers built
+``prepare_training``      load what only training needs, before the run directory is written
 ``checkpoint_objects``    what a checkpoint holds (model, both optimizers)
 ``set_learning_rate``     G's and D's learning rates of a step (flags may change on resume; the decay)
 ``phases(settings)``      ``[(end_step, name)]``: one fit() per phase
@@ -112,6 +113,10 @@ class Method:
 
     def phases(self, settings: Settings):
         return [(settings.steps, "")]
+
+    def prepare_training(self, model, settings: Settings):
+        """Load what training needs and evaluating or exporting a run does not (a file a flag names), so that a
+        missing file fails before the run directory is written."""
 
     def enter_phase(self, model, phase):
         pass

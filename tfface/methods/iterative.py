@@ -67,18 +67,19 @@ class IterativeMethod(Method):
                 "z_loss_stage": s.z_loss_stage,
                 "label_loss": s.label_loss,
                 "label_weight": s.label_weight, "d_label_weight": s.d_label_weight,
-                "lambda_edit": s.lambda_edit, "lambda_change": s.lambda_change, "lambda_id": s.lambda_id,
-                "identity_model": s.identity_model}
+                "lambda_edit": s.lambda_edit, "lambda_change": s.lambda_change, "lambda_id": s.lambda_id}
 
     def phases(self, s):
         """Stage 1: ACGAN only; stage 2: ACGAN + integrated loss (§1, Fig. 2)."""
         return [(s.stage1_steps, "stage1"), (s.steps, "stage2")]
 
+    def prepare_training(self, model, settings):
+        """The face recogniser of ``--lambda_id``: training alone uses it, and a missing file fails before the
+        run directory is written, not when stage 2 begins."""
+        if settings.lambda_id and model.recognizer is None:
+            model.recognizer = FaceRecognizer(settings.identity_model)
+
     def enter_phase(self, model, phase):
-        """Also loads the face recogniser of ``--lambda_id`` (training only: evaluating or exporting the run does
-        not need it), so that a missing file fails at the start of training, not when stage 2 begins."""
-        if model.lambda_id and model.recognizer is None:
-            model.recognizer = FaceRecognizer(model.identity_model)
         model.stage = 2 if phase == "stage2" else 1
         model.schedule = (1, 1)
         model.train_function = None  # retrace: the stage changes the step

@@ -86,10 +86,9 @@ class IterativeGAN(GANModel):
                 fake_label_weight=DEFAULTS.fake_label_weight, fake_label_stage=DEFAULTS.fake_label_stage,
                 z_loss_stage=DEFAULTS.z_loss_stage, label_loss=DEFAULTS.label_loss, label_weight=DEFAULTS.label_weight,
                 d_label_weight=DEFAULTS.d_label_weight, lambda_edit=DEFAULTS.lambda_edit,
-                lambda_change=DEFAULTS.lambda_change, lambda_id=DEFAULTS.lambda_id,
-                identity_model=DEFAULTS.identity_model, recognizer=None, **kwargs):
+                lambda_change=DEFAULTS.lambda_change, lambda_id=DEFAULTS.lambda_id, recognizer=None, **kwargs):
         """``recognizer``: the frozen face recogniser of ``lambda_id`` > 0 (images in [-1, 1] -> unit embeddings);
-        left None, training loads it from ``identity_model`` (IterativeMethod.enter_phase)."""
+        training sets it from ``--identity_model`` (IterativeMethod.prepare_training)."""
         super().compile(g_optimizer, d_optimizer, **kwargs)
         self.label_loss = L.LABEL_LOSSES[label_loss]
         self.label_weight = float(label_weight)
@@ -100,7 +99,7 @@ class IterativeGAN(GANModel):
         self.z_loss = L.LATENT_CODE_LOSSES[z_loss]
         self.lambdas = tuple(float(v) for v in lambdas)
         self.lambda_edit, self.lambda_change = float(lambda_edit), float(lambda_change)
-        self.lambda_id, self.identity_model, self.recognizer = float(lambda_id), str(identity_model), recognizer
+        self.lambda_id, self.recognizer = float(lambda_id), recognizer
         self.update_ratio, self.max_updates = float(update_ratio), int(max_updates)
 
     @property

@@ -112,6 +112,7 @@ def _train(settings, run_dir, method, out, holder):
     if len(data.skip_log):
         say(f"data: {data.skip_log.summary()}")
     model = build(method, settings, strategy)
+    method.prepare_training(model, settings)
     if not worker.chief:
         return _resume_and_fit(settings, method, out, holder, say, run, strategy, data, model, worker)
     with run.lock():  # one training per run directory, from before its first write to the end
