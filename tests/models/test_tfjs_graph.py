@@ -45,6 +45,8 @@ def _rewrite(path, change):
     (lambda spec: spec["weightsManifest"][0]["weights"].pop(), "constant fc_b has no weights"),
     (lambda spec: spec["weightsManifest"][0]["weights"][0].update(dtype="float16"), "conv_w is quantised or float16"),
     (lambda spec: spec.pop("weightsManifest"), "is not a TF.js graph model"),
+    (lambda spec: spec["modelTopology"]["node"][9]["attr"].update(padding={"s": "RVhQTElDSVQ="}),  # EXPLICIT
+     "node conv pads EXPLICIT; only SAME and VALID"),
 ])
 def test_a_model_it_cannot_run_is_refused_in_one_line_when_loaded(tmp_path, break_it, message):
     path, _ = write_model(str(tmp_path))

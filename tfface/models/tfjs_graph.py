@@ -113,6 +113,11 @@ class TFJSGraph:
         unknown = sorted({n["op"] for n in self.nodes.values()} - set(OPS) - {"Const", "Placeholder"})
         if unknown:
             raise DataError(f"{self.path}: unsupported op(s) {', '.join(unknown)}")
+        for n in self.nodes.values():
+            if n["op"] in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative") and \
+                    _text(n.get("attr", {}), "padding") not in ("SAME", "VALID"):
+                raise DataError(f"{self.path}: node {n['name']} pads {_text(n.get('attr', {}), 'padding') or 'in no way'}"
+                                "; only SAME and VALID are supported")
         inputs = [name for name, n in self.nodes.items() if n["op"] == "Placeholder"]
         if len(inputs) != 1:
             raise DataError(f"{self.path}: expected one input placeholder, found {len(inputs)}")
