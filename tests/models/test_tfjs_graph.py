@@ -39,14 +39,18 @@ def _rewrite(path, change):
 
 @pytest.mark.parametrize("break_it,message", [
     (lambda spec: spec["modelTopology"]["node"].append({"name": "x", "op": "Erf", "input": ["out"]}),
-     r"unsupported op\(s\) Erf"),
+     "unsupported op Erf"),
     (lambda spec: spec["weightsManifest"][0]["weights"].append({"name": "more", "shape": [64], "dtype": "float32"}),
      "its weight shards end before weight more"),
     (lambda spec: spec["weightsManifest"][0]["weights"].pop(), "constant fc_b has no weights"),
     (lambda spec: spec["weightsManifest"][0]["weights"][0].update(dtype="float16"), "conv_w is quantised or float16"),
     (lambda spec: spec.pop("weightsManifest"), "is not a TF.js graph model"),
     (lambda spec: spec["modelTopology"]["node"][9]["attr"].update(padding={"s": "RVhQTElDSVQ="}),  # EXPLICIT
-     "node conv pads EXPLICIT; only SAME and VALID"),
+     r"unsupported padding EXPLICIT of node conv \(only SAME and VALID\)"),
+    (lambda spec: spec["modelTopology"]["node"][9]["attr"].update(fused_ops={"list": {"s": ["RWx1"]}}),  # Elu
+     "unsupported fused op Elu of node conv"),
+    (lambda spec: spec["modelTopology"]["node"][9]["attr"].update(data_format={"s": "TkNIVw=="}),  # NCHW
+     r"unsupported data format NCHW of node conv \(only NHWC\)"),
 ])
 def test_a_model_it_cannot_run_is_refused_in_one_line_when_loaded(tmp_path, break_it, message):
     path, _ = write_model(str(tmp_path))

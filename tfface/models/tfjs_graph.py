@@ -38,26 +38,42 @@ def _flag(attr, key):
     return bool(attr.get(key, {}).get("b", False))
 
 
+def _fused_ops(node):
+    return [base64.b64decode(s).decode() for s in node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])]
+
+
+FUSED = {"BiasAdd": lambda x, args: x + args[0], "Relu": lambda x, args: tf.nn.relu(x),
+         "Relu6": lambda x, args: tf.nn.relu6(x)}
+
+
 def _fused(x, node, args):
     """The ops fused into a convolution or a matrix product, in order (TF.js writes BiasAdd, then an
     activation)."""
-    fused = [base64.b64decode(s).decode() for s in node.get("attr", {}).get("fused_ops", {}).get("list", {}).get("s", [])]
-    for op in fused:
-        if op == "BiasAdd":
-            x = x + args[0]
-        elif op == "Relu":
-            x = tf.nn.relu(x)
-        elif op == "Relu6":
-            x = tf.nn.relu6(x)
-        else:
-            raise DataError(f"fused op {op} of node {node['name']} is not supported")
+    for op in _fused_ops(node):
+        x = FUSED[op](x, args)
     return x
+
+
+CONVOLUTIONS = ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative")
+
+
+def _unsupported(node):
+    """Why :data:`OPS` cannot run ``node`` as written (None: it can)."""
+    a = node.get("attr", {})
+    if node["op"] not in OPS and node["op"] not in ("Const", "Placeholder"):
+        return f"op {node['op']}"
+    unknown = [op for op in _fused_ops(node) if op not in FUSED]
+    if unknown:
+        return f"fused op {unknown[0]} of node {node['name']}"
+    if node["op"] in CONVOLUTIONS and _text(a, "data_format", "NHWC") != "NHWC":
+        return f"data format {_text(a, 'data_format')} of node {node['name']} (only NHWC)"
+    if node["op"] in CONVOLUTIONS and _text(a, "padding") not in ("SAME", "VALID"):
+        return f"padding {_text(a, 'padding') or 'none'} of node {node['name']} (only SAME and VALID)"
+    return None
 
 
 def _conv(node, x, w, *args):
     a = node.get("attr", {})
-    if _text(a, "data_format", "NHWC") != "NHWC":
-        raise DataError(f"node {node['name']}: only NHWC convolutions are supported")
     conv = tf.nn.depthwise_conv2d if "Depthwise" in node["op"] else tf.nn.conv2d
     y = conv(x, w, _ints(a, "strides"), _text(a, "padding"), dilations=_ints(a, "dilations")[1:3] or None)
     return _fused(y, node, args)
@@ -110,14 +126,10 @@ class TFJSGraph:
         except (KeyError, TypeError):
             raise DataError(f"{self.path} is not a TF.js graph model (no modelTopology.node or weightsManifest)") from None
         self.constants = self._read_weights(manifest)
-        unknown = sorted({n["op"] for n in self.nodes.values()} - set(OPS) - {"Const", "Placeholder"})
-        if unknown:
-            raise DataError(f"{self.path}: unsupported op(s) {', '.join(unknown)}")
         for n in self.nodes.values():
-            if n["op"] in ("Conv2D", "_FusedConv2D", "DepthwiseConv2dNative", "FusedDepthwiseConv2dNative") and \
-                    _text(n.get("attr", {}), "padding") not in ("SAME", "VALID"):
-                raise DataError(f"{self.path}: node {n['name']} pads {_text(n.get('attr', {}), 'padding') or 'in no way'}"
-                                "; only SAME and VALID are supported")
+            reason = _unsupported(n)
+            if reason:
+                raise DataError(f"{self.path}: unsupported {reason}")
         inputs = [name for name, n in self.nodes.items() if n["op"] == "Placeholder"]
         if len(inputs) != 1:
             raise DataError(f"{self.path}: expected one input placeholder, found {len(inputs)}")
@@ -134,10 +146,36 @@ class TFJSGraph:
             raise DataError(f"{self.path}: constant {missing[0]} has no weights in the manifest")
         self.input_shape = tuple(int(d.get("size", -1)) for d in
                                  self.nodes[self.input_name].get("attr", {}).get("shape", {}).get("shape", {}).get("dim", []))
+        self._order = self._evaluation_order()
+        self._readers = {}
+        for name in self._order:
+            for src in self._inputs(name):
+                self._readers[src] = self._readers.get(src, 0) + 1
 
     @staticmethod
     def _source(name):
         return name.split(":")[0]
+
+    def _inputs(self, name):
+        """The nodes ``name`` reads (control dependencies left out)."""
+        return [self._source(i) for i in self.nodes[name].get("input", []) if not i.startswith("^")]
+
+    def _evaluation_order(self):
+        """The nodes the output needs, each after its inputs (depth-first and iterative: the graphs are hundreds
+        of nodes deep); constants and the input are given, not computed."""
+        order, seen = [], set(self.constants) | {self.input_name}
+        stack = [(self.output_name, False)]
+        while stack:
+            name, expanded = stack.pop()
+            if name in seen:
+                continue
+            if expanded:
+                seen.add(name)
+                order.append(name)
+                continue
+            stack.append((name, True))
+            stack.extend((src, False) for src in reversed(self._inputs(name)) if src not in seen)
+        return order
 
     def _read_weights(self, manifest):
         folder = os.path.dirname(self.path)
@@ -164,39 +202,13 @@ class TFJSGraph:
     def __call__(self, x):
         """The output node's value for ``x``; every node is computed once, and each value is dropped as soon as
         its last reader has run (eager calls on a batch would otherwise hold every layer's map)."""
-        readers = {}
-        for n in self.nodes.values():
-            for i in n.get("input", []):
-                if not i.startswith("^"):
-                    readers[self._source(i)] = readers.get(self._source(i), 0) + 1
-        values = {self.input_name: tf.convert_to_tensor(x, tf.float32)}
-        values.update(self.constants)
-        order, seen = [], set(values)
-
-        def visit(name):  # depth-first, iterative: the graphs are hundreds of nodes deep
-            stack = [(name, False)]
-            while stack:
-                node, expanded = stack.pop()
-                if node in seen:
-                    continue
-                if expanded:
-                    seen.add(node)
-                    order.append(node)
-                    continue
-                stack.append((node, True))
-                for i in reversed(self.nodes[node].get("input", [])):
-                    if not i.startswith("^") and self._source(i) not in seen:
-                        stack.append((self._source(i), False))
-
-        visit(self.output_name)
-        for name in order:
-            node = self.nodes[name]
-            args = [values[self._source(i)] for i in node.get("input", []) if not i.startswith("^")]
-            values[name] = OPS[node["op"]](node, *args)
-            for i in node.get("input", []):
-                src = self._source(i)
-                if not i.startswith("^") and src not in self.constants and src != self.input_name:
-                    readers[src] -= 1
-                    if readers[src] == 0 and src != self.output_name:
-                        del values[src]
+        values = {self.input_name: tf.convert_to_tensor(x, tf.float32), **self.constants}
+        left = dict(self._readers)
+        for name in self._order:
+            sources = self._inputs(name)
+            values[name] = OPS[self.nodes[name]["op"]](self.nodes[name], *(values[src] for src in sources))
+            for src in sources:
+                left[src] -= 1
+                if left[src] == 0 and src not in self.constants and src != self.output_name:
+                    del values[src]
         return values[self.output_name]
