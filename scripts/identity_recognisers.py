@@ -52,9 +52,9 @@ def main():
     ap.add_argument("--pairs", type=int, default=300)
     a = ap.parse_args()
 
-    import tensorflow as tf
-
+    from tfface.data.pipeline import to_float
     from tfface.evaluation import face_measures
+    from tfface.inference import batched
     from tfface.models.face_recognizer import BOX, FaceRecognizer
 
     data = CelebA.load(a.data)
@@ -72,8 +72,7 @@ def main():
         rec = FaceRecognizer(a.identity_model, box=box)
 
         def distance(x, y):
-            embed = lambda t: np.concatenate([rec(tf.constant(t[i:i + 64] / 127.5 - 1, tf.float32)).numpy()  # noqa: E731
-                                              for i in range(0, len(t), 64)])
+            embed = lambda t: batched(lambda b: rec(to_float(b)), t)  # noqa: E731
             return 1.0 - np.sum(embed(x) * embed(y), axis=1)
         return distance
 
