@@ -1,7 +1,7 @@
 """How well a face recogniser tells two photos of one person from photos of two people, on 64 px crops.
 
     python scripts/identity_recognisers.py --data ../shared/data/celeba_sample \\
-        --identity_model ~/models/human-models/mobileface.json
+        --identity_model ~/models/human-models/mobileface.json ~/models/human-models/faceres-deep.json
 
 ``tfface train --lambda_id`` trains against a face recogniser other than dlib's, which ``tfface evaluate``
 measures identity with. This compares them on CelebA crops as the iterative GAN sees them (the centred 178 px
@@ -9,7 +9,8 @@ square at ``--image_size``): from CelebA's identity file, the first two photos o
 ``--pairs`` people with two, and as many random pairs of photos of two people. Each line gives the median
 distance of both kinds of pair and the AUC (the chance that a same-person pair is closer than a two-person
 pair; 0.5 is chance, 1 is perfect): dlib's 128-D embedding (Euclidean distance, as tfface evaluate measures),
-then the recogniser (cosine distance) on its face box (tfface.models.face_recognizer.BOX) and on the whole crop.
+then each recogniser (cosine distance) as --lambda_id trains with it (its preset in
+tfface.models.face_recognizer: box, channel order and means) and on the whole crop.
 """
 
 import argparse
@@ -47,7 +48,8 @@ def auc(same, other):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", default="../shared/data/celeba_sample", help="a CelebA directory with identity_CelebA.txt")
-    ap.add_argument("--identity_model", required=True, help="the recogniser of --lambda_id (mobileface.json)")
+    ap.add_argument("--identity_model", required=True, nargs="+",
+                    help="recognisers of --lambda_id (mobileface.json, faceres-deep.json)")
     ap.add_argument("--image_size", type=int, default=64)
     ap.add_argument("--pairs", type=int, default=300)
     a = ap.parse_args()
@@ -55,7 +57,7 @@ def main():
     from tfface.data.pipeline import to_float
     from tfface.evaluation import face_measures
     from tfface.inference import batched
-    from tfface.models.face_recognizer import BOX, FaceRecognizer
+    from tfface.models.face_recognizer import FaceRecognizer, preset_for
 
     data = CelebA.load(a.data)
     same, other = pairs(identities(data.root, data.filenames), a.pairs)
@@ -68,8 +70,8 @@ def main():
     def dlib_distance(x, y):
         return np.linalg.norm(face_measures.embeddings(x)[0] - face_measures.embeddings(y)[0], axis=1)
 
-    def recogniser_distance(box):
-        rec = FaceRecognizer(a.identity_model, box=box)
+    def recogniser_distance(path, box):
+        rec = FaceRecognizer(path, box=box)
 
         def distance(x, y):
             embed = lambda t: batched(lambda b: rec(to_float(b)), t)  # noqa: E731
@@ -77,9 +79,12 @@ def main():
         return distance
 
     print(f"{len(same)} pairs of one person, {len(other)} of two people, {a.image_size} px crops:")
-    for name, distance in (("dlib (Euclidean)", dlib_distance),
-                           (f"{os.path.basename(a.identity_model)}, face box {BOX} (cosine)", recogniser_distance(BOX)),
-                           (f"{os.path.basename(a.identity_model)}, whole crop (cosine)", recogniser_distance((0, 0, 1, 1)))):
+    measures = [("dlib (Euclidean)", dlib_distance)]
+    for path in a.identity_model:
+        name, box = os.path.basename(path), preset_for(path).box
+        measures += [(f"{name}, its box {box} (cosine)", recogniser_distance(path, box)),
+                     (f"{name}, whole crop (cosine)", recogniser_distance(path, (0.0, 0.0, 1.0, 1.0)))]
+    for name, distance in measures:
         d_same, d_other = distance(*images["same"]), distance(*images["other"])
         print(f"  {name}: median one person {np.median(d_same):.3f}, two people {np.median(d_other):.3f}, "
               f"AUC {auc(d_same, d_other):.3f}", flush=True)

