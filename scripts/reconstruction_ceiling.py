@@ -12,7 +12,7 @@ rectangle, dlib's 128-D embedding).
 
 ``--calibrate`` prints the identity distance and PSNR of the val faces degraded in known ways (Gaussian blur,
 down- and upsampling) and of another person's face: how sharp a rebuild must be for dlib to call it the
-same person.
+same person; with ``--identity_model``, the recogniser's distances beside dlib's.
 
 Otherwise the script trains the iterative GAN's own networks as a plain autoencoder, with no adversary and no
 generation: D's trunk and C's z head encode (z~ = C(D(x)), tanh), G decodes G(z~, c) with the true labels,
@@ -66,7 +66,8 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lambda_id", type=float, default=0.0,
                    help="add the identity loss of tfface train --lambda_id with this weight")
-    p.add_argument("--identity_model", default="", help="the face recogniser for --lambda_id (mobileface.json or faceres-deep.json)")
+    p.add_argument("--identity_model", default="", help="the face recogniser for --lambda_id (mobileface.json or "
+                   "faceres-deep.json); its distances are reported beside dlib's")
     a = p.parse_args()
 
     from tfface.evaluation import face_measures, metrics
@@ -79,11 +80,26 @@ def main():
     data = method.load_data(settings)
     x_val, c_val = data.test.load_batch(np.arange(min(a.images, data.test.size)))
 
+    from tfface.data.pipeline import to_float, to_uint8
+    from tfface.inference import batched
+
+    recognizer = None
+    if a.identity_model:
+        from tfface.models.face_recognizer import FaceRecognizer
+        recognizer = FaceRecognizer(a.identity_model)
+
+    def recogniser_distance(rebuilt):
+        """The median cosine distance of --identity_model between the val faces and ``rebuilt`` (what its identity
+        loss sees, where dlib's distance is what tfface evaluate measures)."""
+        embed = lambda t: batched(lambda b: recognizer(to_float(b)), t)  # noqa: E731
+        d = 1.0 - np.sum(embed(x_val) * embed(rebuilt), axis=1)
+        return f", {os.path.basename(a.identity_model)} distance median {np.median(d):.3f}"
+
     def report(name, rebuilt):
         ident = face_measures.identity_summary(face_measures.identity_distances(x_val, rebuilt))
         print(f"{name}: identity median {ident['median_distance']:.3f} (same person, < {ident['threshold']}: "
-              f"{ident['share_same_person']:.2f}), PSNR {metrics.mean_finite(metrics.psnr(rebuilt, x_val)):.1f} dB",
-              flush=True)
+              f"{ident['share_same_person']:.2f}), PSNR {metrics.mean_finite(metrics.psnr(rebuilt, x_val)):.1f} dB"
+              + (recogniser_distance(rebuilt) if recognizer is not None else ""), flush=True)
 
     if a.calibrate:
         print(f"{len(x_val)} val faces at {a.image_size} px against themselves:")
@@ -94,8 +110,6 @@ def main():
     import keras
     import tensorflow as tf
 
-    from tfface.data.pipeline import to_float, to_uint8
-    from tfface.inference import batched
     from tfface.losses import iterative as L
     from tfface.training.iterative_gan import IterativeGAN
 
@@ -112,17 +126,15 @@ def main():
         z, _ = gan.c(shared, training=training)
         return gan.g([z, c], training=training)
 
-    recognizer = None
-    if a.lambda_id:
-        from tfface.models.face_recognizer import FaceRecognizer
-        recognizer = FaceRecognizer(a.identity_model)
+    if a.lambda_id and recognizer is None:
+        p.error("--lambda_id needs --identity_model")
 
     @tf.function
     def step(x, c):
         with tf.GradientTape() as tape:
             rebuilt = rebuild(x, c, True)
             loss = tf.reduce_mean(L.pixel_loss(x, rebuilt))
-            if recognizer is not None:
+            if a.lambda_id:
                 ident = L.identity_loss(tf.stop_gradient(recognizer(x)), recognizer(rebuilt))
                 loss = loss + a.lambda_id * tf.reduce_mean(ident)
         reached = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
