@@ -11,6 +11,10 @@ distance of both kinds of pair and the AUC (the chance that a same-person pair i
 pair; 0.5 is chance, 1 is perfect): dlib's 128-D embedding (Euclidean distance, as tfface evaluate measures),
 then each recogniser (cosine distance) as --lambda_id trains with it (its preset in
 tfface.models.face_recognizer: box, channel order and means) and on the whole crop.
+
+``--rebuilds MODEL ...`` (iterative runs or bundled names) then prints, for each model, the median distance of
+every measure between the first ``--images`` val faces and their rebuilds G(C(D(x))): how far an identity loss
+against one recogniser moves the others.
 """
 
 import argparse
@@ -52,6 +56,8 @@ def main():
                     help="recognisers of --lambda_id (mobileface.json, faceres-deep.json)")
     ap.add_argument("--image_size", type=int, default=64)
     ap.add_argument("--pairs", type=int, default=300)
+    ap.add_argument("--rebuilds", nargs="*", default=[], help="iterative run directories or bundled names")
+    ap.add_argument("--images", type=int, default=256, help="val faces rebuilt by each of --rebuilds")
     a = ap.parse_args()
 
     from tfface.data.pipeline import to_float
@@ -88,6 +94,23 @@ def main():
         d_same, d_other = distance(*images["same"]), distance(*images["other"])
         print(f"  {name}: median one person {np.median(d_same):.3f}, two people {np.median(d_other):.3f}, "
               f"AUC {auc(d_same, d_other):.3f}", flush=True)
+
+    if a.rebuilds:
+        from tfface import pretrained
+        from tfface.inference import Editor
+        from tfface.methods import load_run
+        from tfface.pretrained import building
+
+        print(f"median distance between the first {a.images} val faces and their rebuilds G(C(D(x))):")
+        for spec in a.rebuilds:
+            run = load_run(spec) if os.path.isdir(spec) else building.load(pretrained.find_iterative(spec))
+            test = run.method.load_data(run.settings).test
+            x, _ = test.load_batch(np.arange(min(a.images, test.size)))
+            rebuilt = Editor(run.model, run.method.attribute_names(run.settings)).reconstruct(x)
+            dlib = np.median(face_measures.IdentityReference(x).distances(rebuilt))  # as tfface evaluate measures
+            print(f"  {spec}: dlib {dlib:.3f}, " + ", ".join(
+                f"{name.split(',')[0]} {np.median(distance(x, rebuilt)):.3f}"
+                for name, distance in measures[1:] if "whole crop" not in name), flush=True)
 
 
 if __name__ == "__main__":
