@@ -53,7 +53,7 @@ def test_an_unknown_or_missing_recogniser_is_refused_in_one_line(tmp_path):
     path, _ = write_model(str(tmp_path), size=16, name="arcface")
     with pytest.raises(DataError, match="unknown face recogniser 'arcface'; known: mobileface.json, faceres-deep.json"):
         FaceRecognizer(path)
-    with pytest.raises(DataError, match="cannot read the TF.js model .*mobileface.json: no such file"):
+    with pytest.raises(DataError, match="cannot read the TF.js model .*mobileface.json: No such file or directory"):
         FaceRecognizer(str(tmp_path / "mobileface.json"))
 
 

@@ -56,7 +56,7 @@ def preset_for(path):
     missing file or a name without a preset is refused in one line."""
     name = os.path.splitext(os.path.basename(str(path)))[0]
     if not os.path.isfile(path):
-        raise DataError(f"cannot read the TF.js model {path}: no such file")
+        raise DataError(f"cannot read the TF.js model {path}: No such file or directory")
     if name not in PRESETS:
         raise DataError(f"{path}: unknown face recogniser {name!r}; known: "
                         + ", ".join(f"{k}.json" for k in PRESETS) + " (README, The identity loss)")
