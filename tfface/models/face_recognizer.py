@@ -17,8 +17,8 @@ Each recogniser was trained on its own crop of the face, scaling and channel ord
 
 The boxes, scalings and channel orders were chosen by ``scripts/identity_recognisers.py`` on 64 px CelebA crops
 (300 pairs of photos of one person, 300 of two people, cosine distance; AUC, the chance that the same person is
-closer): MobileFace 0.87 on its box (0.68 on the whole crop); faceres-deep 0.945 (0.905 on MobileFace's box
-with RGB in [0, 255] as given; 0.85 with a 112 px input). dlib, the measure, scores 0.985 on the same pairs.
+closer): MobileFace 0.87 on its box (0.68 on the whole crop); faceres-deep 0.945 (0.846 on MobileFace's box
+with RGB in [0, 255]; 0.848 with a 112 px input). dlib, the measure, scores 0.985 on the same pairs.
 """
 
 from __future__ import annotations
