@@ -5,6 +5,8 @@
         --width 0.5 --z_dim 100
     python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 3000 \\
         --lambda_id 0.5 --identity_model ~/models/human-models/mobileface.json
+    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 3000 \\
+        --lambda_id 0.5 --identity_model ~/models/human-models/{faceres-deep,mobileface}.json --id_jitter 0.05 0.1
 
 The target is a median dlib identity distance <= 0.5 between a val face and its rebuild G(C(D(x))), measured
 as ``tfface evaluate`` measures it (tfface.evaluation.face_measures: both upscaled to 256 px, the input's face
@@ -66,8 +68,12 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lambda_id", type=float, default=0.0,
                    help="add the identity loss of tfface train --lambda_id with this weight")
-    p.add_argument("--identity_model", default="", help="the face recogniser for --lambda_id (mobileface.json or "
-                   "faceres-deep.json); its distances are reported beside dlib's")
+    p.add_argument("--identity_model", nargs="+", default=[], help="the face recognisers for --lambda_id "
+                   "(mobileface.json, faceres-deep.json; with several, the loss is their mean); their distances are "
+                   "reported beside dlib's")
+    p.add_argument("--id_jitter", nargs=2, type=float, default=(0.0, 0.0), metavar=("SHIFT", "SCALE"),
+                   help="show each recogniser of the loss both faces in one random framing per example: its box "
+                   "shifted by up to SHIFT of the crop's side and scaled by up to 1 + SCALE (0 0: its preset box)")
     a = p.parse_args()
 
     from tfface.evaluation import face_measures, metrics
@@ -83,23 +89,24 @@ def main():
     from tfface.data.pipeline import to_float, to_uint8
     from tfface.inference import batched
 
-    recognizer = None
-    if a.identity_model:
-        from tfface.models.face_recognizer import FaceRecognizer
-        recognizer = FaceRecognizer(a.identity_model)
+    from tfface.models.face_recognizer import FaceRecognizer, random_jitter
+    recognizers = [FaceRecognizer(path) for path in a.identity_model]
 
     def recogniser_distance(rebuilt):
-        """The median cosine distance of --identity_model between the val faces and ``rebuilt`` (what its identity
-        loss sees, where dlib's distance is what tfface evaluate measures)."""
-        embed = lambda t: batched(lambda b: recognizer(to_float(b)), t)  # noqa: E731
-        d = 1.0 - np.sum(embed(x_val) * embed(rebuilt), axis=1)
-        return f", {os.path.basename(a.identity_model)} distance median {np.median(d):.3f}"
+        """The median cosine distance of each --identity_model between the val faces and ``rebuilt`` (what its
+        identity loss sees, where dlib's distance is what tfface evaluate measures)."""
+        out = ""
+        for path, rec in zip(a.identity_model, recognizers):
+            embed = lambda t: batched(lambda b: rec(to_float(b)), t)  # noqa: E731
+            d = 1.0 - np.sum(embed(x_val) * embed(rebuilt), axis=1)
+            out += f", {os.path.basename(path)} distance median {np.median(d):.3f}"
+        return out
 
     def report(name, rebuilt):
         ident = face_measures.identity_summary(face_measures.identity_distances(x_val, rebuilt))
         print(f"{name}: identity median {ident['median_distance']:.3f} (same person, < {ident['threshold']}: "
               f"{ident['share_same_person']:.2f}), PSNR {metrics.mean_finite(metrics.psnr(rebuilt, x_val)):.1f} dB"
-              + (recogniser_distance(rebuilt) if recognizer is not None else ""), flush=True)
+              + recogniser_distance(rebuilt), flush=True)
 
     if a.calibrate:
         print(f"{len(x_val)} val faces at {a.image_size} px against themselves:")
@@ -126,7 +133,7 @@ def main():
         z, _ = gan.c(shared, training=training)
         return gan.g([z, c], training=training)
 
-    if a.lambda_id and recognizer is None:
+    if a.lambda_id and not recognizers:
         p.error("--lambda_id needs --identity_model")
 
     @tf.function
@@ -135,8 +142,11 @@ def main():
             rebuilt = rebuild(x, c, True)
             loss = tf.reduce_mean(L.pixel_loss(x, rebuilt))
             if a.lambda_id:
-                ident = L.identity_loss(tf.stop_gradient(recognizer(x)), recognizer(rebuilt))
-                loss = loss + a.lambda_id * tf.reduce_mean(ident)
+                ident = 0.0
+                for rec in recognizers:
+                    jitter = random_jitter(tf.shape(x)[0], *a.id_jitter) if any(a.id_jitter) else None
+                    ident += L.identity_loss(tf.stop_gradient(rec(x, jitter)), rec(rebuilt, jitter))
+                loss = loss + a.lambda_id * tf.reduce_mean(ident) / len(recognizers)
         reached = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
         opt.apply([g for g, _ in reached], [v for _, v in reached])
         return loss
@@ -144,9 +154,12 @@ def main():
     def rebuilt_val():
         return batched(lambda x, c: to_uint8(rebuild(to_float(x), tf.constant(c, tf.float32), False)), x_val, c_val)
 
+    losses = "pixel L1 only"
+    if a.lambda_id:
+        losses = (f"pixel L1 + {a.lambda_id} x identity loss ({', '.join(map(os.path.basename, a.identity_model))}"
+                  + (f"; jitter: shift {a.id_jitter[0]}, scale {a.id_jitter[1]})" if any(a.id_jitter) else ")"))
     print(f"autoencoder of the iterative GAN's networks: G width {a.width}, D/C width {a.d_width or a.width}, "
-          f"z_dim {a.z_dim}, z head {a.z_head}; pixel L1" + (f" + {a.lambda_id} x identity loss" if a.lambda_id
-                                                               else " only") + ", batch 16", flush=True)
+          f"z_dim {a.z_dim}, z head {a.z_head}; {losses}, batch 16", flush=True)
     ds = iter(data.train_dataset(16, seed=a.seed, start_step=0, deterministic=True, flip=False))
     t0 = time.time()
     for i in range(1, a.steps + 1):

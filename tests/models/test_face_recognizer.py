@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.models.tfjs_fixtures import write_model
 from tfface.errors import DataError
-from tfface.models.face_recognizer import BOX, PRESETS, FaceRecognizer, Preset
+from tfface.models.face_recognizer import BOX, PRESETS, FaceRecognizer, Preset, random_jitter
 
 
 def test_unit_embeddings_of_the_face_box_only(tmp_path):
@@ -47,6 +47,30 @@ def test_each_recogniser_reads_faces_its_own_way(tmp_path):
     np.testing.assert_allclose(rec(tf.constant(x)).numpy(), expected, atol=1e-5)
     rgb = FaceRecognizer(path, preset=Preset(box=preset.box, output="out"))
     assert np.abs(rgb(tf.constant(x)).numpy() - expected).max() > 1e-3
+
+
+def test_jitter_moves_and_scales_each_faces_box(tmp_path):
+    """The identity loss's jitter shows the recogniser another framing of each crop: no jitter (0, 0, 1) is the
+    preset's box; a jitter reads the box moved by (dy, dx) of the crop's side and its sides scaled about its
+    centre, per image, as cropping that box by hand does."""
+    from tfface.models.tfjs_graph import TFJSGraph
+
+    path, _ = write_model(str(tmp_path), size=16, name="mobileface")
+    rec = FaceRecognizer(path)
+    x = np.random.default_rng(2).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    e = rec(tf.constant(x)).numpy()
+    np.testing.assert_allclose(rec(tf.constant(x), jitter=[[0, 0, 1]] * 2).numpy(), e, atol=1e-6)
+    jitter = np.array([[0.05, -0.02, 1.2], [0.0, 0.0, 0.8]], np.float32)
+    top, left, bottom, right = BOX
+    cy, cx, hh, hw = (top + bottom) / 2, (left + right) / 2, (bottom - top) / 2, (right - left) / 2
+    boxes = [[cy + dy - hh * s, cx + dx - hw * s, cy + dy + hh * s, cx + dx + hw * s] for dy, dx, s in jitter]
+    by_hand = tf.image.crop_and_resize((x + 1) * 127.5, boxes, [0, 1], (16, 16))
+    expected = tf.math.l2_normalize(TFJSGraph(path)(by_hand), axis=1).numpy()
+    np.testing.assert_allclose(rec(tf.constant(x), jitter=jitter).numpy(), expected, atol=1e-5)
+    assert np.abs(expected - e).max() > 1e-3
+    j = random_jitter(1000, 0.05, 0.1).numpy()
+    assert j.shape == (1000, 3) and np.abs(j[:, :2]).max() <= 0.05 and 1 / 1.1 - 1e-6 <= j[:, 2].min() < j[:, 2].max() <= 1.1 + 1e-6
+    assert np.abs(j[:, :2]).max() > 0.04 and j[:, 2].min() < 0.95 and j[:, 2].max() > 1.05
 
 
 def test_an_unknown_or_missing_recogniser_is_refused_in_one_line(tmp_path):

@@ -53,10 +53,8 @@ BOX = PRESETS["mobileface"].box
 
 def preset_for(path):
     """The :class:`Preset` of the model file ``path``, by its name (``mobileface.json`` -> ``mobileface``); a
-    missing file or a name without a preset is refused in one line."""
+    name without a preset is refused in one line (a missing file, when the graph is read)."""
     name = os.path.splitext(os.path.basename(str(path)))[0]
-    if not os.path.isfile(path):
-        raise DataError(f"cannot read the TF.js model {path}: No such file or directory")
     if name not in PRESETS:
         raise DataError(f"{path}: unknown face recogniser {name!r}; known: "
                         + ", ".join(f"{k}.json" for k in PRESETS) + " (README, The identity loss)")
@@ -67,7 +65,7 @@ class FaceRecognizer:
     """``FaceRecognizer(path)(images)``: [B, S, S, 3] images in [-1, 1] -> [B, D] unit embeddings (float32).
 
     ``preset`` (default: :func:`preset_for` the file's name) says how the recogniser reads a face; ``box``
-    replaces its box."""
+    replaces its box. ``jitter`` ([B, 3], :func:`random_jitter`) moves and scales each image's box."""
 
     def __init__(self, path, preset=None, box=None):
         self.preset = preset or preset_for(path)
@@ -77,13 +75,39 @@ class FaceRecognizer:
         self.path = self.graph.path
         shape = self.graph.input_shape
         self.input_size = (shape[1], shape[2]) if len(shape) == 4 and min(shape[1:3]) > 0 else (112, 112)
-        self.box = tuple(float(v) for v in self.preset.box)
 
-    def __call__(self, images):
+    @property
+    def box(self):
+        return tuple(float(v) for v in self.preset.box)
+
+    def boxes(self, n, jitter=None):
+        """[n, 4] boxes (top, left, bottom, right) for ``tf.image.crop_and_resize``: the preset's box, or with
+        ``jitter`` ([n, 3]: dy and dx as fractions of the crop's side, and a factor on the box's sides) moved
+        and scaled about its centre."""
+        box = tf.constant(self.box, tf.float32)
+        if jitter is None:
+            return tf.tile(box[None], [n, 1])
+        jitter = tf.cast(jitter, tf.float32)
+        centre = (box[:2] + box[2:]) / 2 + jitter[:, :2]
+        half = (box[2:] - box[:2]) / 2 * jitter[:, 2:3]
+        return tf.concat([centre - half, centre + half], axis=1)
+
+    def __call__(self, images, jitter=None):
         x = (tf.cast(images, tf.float32) + 1.0) * 127.5          # RGB in [0, 255]
         n = tf.shape(x)[0]
-        x = tf.image.crop_and_resize(x, tf.tile([self.box], [n, 1]), tf.range(n), self.input_size)
+        x = tf.image.crop_and_resize(x, self.boxes(n, jitter), tf.range(n), self.input_size)
         if self.preset.channels == "BGR":
             x = x[..., ::-1]
         x = x - tf.constant(self.preset.mean, tf.float32)
         return tf.math.l2_normalize(tf.reshape(self.graph(x), [n, -1]), axis=1)
+
+
+def random_jitter(n, shift, scale):
+    """[n, 3] random box jitter for :meth:`FaceRecognizer.__call__`: dy, dx uniform in [-shift, shift] (fractions
+    of the crop's side) and a factor on the box's sides, log-uniform in [1 / (1 + scale), 1 + scale]. Given to
+    the recogniser for both faces it compares, it shows them the same random view of each crop, so a loss on their
+    distance cannot rest on one exact framing."""
+    shifts = tf.random.uniform([n, 2], -shift, shift)
+    log_s = tf.math.log(1.0 + float(scale))
+    factors = tf.exp(tf.random.uniform([n, 1], -log_s, log_s))
+    return tf.concat([shifts, factors], axis=1)
