@@ -53,8 +53,11 @@ BOX = PRESETS["mobileface"].box
 
 def preset_for(path):
     """The :class:`Preset` of the model file ``path``, by its name (``mobileface.json`` -> ``mobileface``); a
-    name without a preset is refused in one line (a missing file, when the graph is read)."""
+    missing file (before its name is looked up, with the graph reader's words) or a name without a preset is
+    refused in one line."""
     name = os.path.splitext(os.path.basename(str(path)))[0]
+    if not os.path.isfile(path):
+        raise DataError(f"cannot read the TF.js model {path}: No such file or directory")
     if name not in PRESETS:
         raise DataError(f"{path}: unknown face recogniser {name!r}; known: "
                         + ", ".join(f"{k}.json" for k in PRESETS) + " (README, The identity loss)")

@@ -166,7 +166,8 @@ class IterativeGAN(GANModel):
         return {"d_loss": ops.mean(loss), "d_adv": ops.mean(adv), "label_real": ops.mean(label_real),
                 "label_fake": ops.mean(label_fake)}
 
-    def _g_update(self, x_real, c_real, z, c_fake):
+    def _g_update(self, x_real, c_real, z, c_fake, e_real=None):
+        """``e_real``: the recogniser's embedding of ``x_real`` for ``lambda_id`` (None: computed here)."""
         with tf.GradientTape() as tape:
             x_fake = self.g([z, c_fake], training=True)
             # D judges the fakes in a batch of (real, fake), as in D's own
@@ -208,8 +209,9 @@ class IterativeGAN(GANModel):
                 if self.lambda_id:
                     # tfface's addition (``lambda_id``): a pretrained recogniser compares the rebuild with the
                     # input as a face, where L_per and L_pix compare features and pixels.
-                    e_real = ops.stop_gradient(self.recognizer(x_real))
-                    ident = L.identity_loss(e_real, self.recognizer(x_rebuilt))
+                    if e_real is None:
+                        e_real = self.recognizer(x_real)
+                    ident = L.identity_loss(ops.stop_gradient(e_real), self.recognizer(x_rebuilt))
                     loss = loss + self.lambda_id * ident
                     out["id"] = ops.mean(ident)
                 if self.lambda_edit:
@@ -243,9 +245,11 @@ class IterativeGAN(GANModel):
         # 1. D and C: n_d updates (eq. 1, max over D, C).
         for _ in range(n_d):
             d_out = self._d_update(x_real, c_real, z, c_fake)
-        # 2. G: n_g updates (eq. 1, min over G).
+        # 2. G: n_g updates (eq. 1, min over G).  The identity loss's recogniser is frozen: x_real is embedded
+        #    once for all of them.
+        e_real = self.recognizer(x_real) if self.stage == 2 and self.lambda_id else None
         for _ in range(n_g):
-            g_out = self._g_update(x_real, c_real, z, c_fake)
+            g_out = self._g_update(x_real, c_real, z, c_fake, e_real)
         logs = self.track({**d_out, **g_out, "d_updates": float(n_d), "g_updates": float(n_g)})
         # This step's own adversarial losses steer the next step's schedule.
         logs["step_d_adv"] = d_out["d_adv"]
