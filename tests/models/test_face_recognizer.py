@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from tests.models.tfjs_fixtures import write_model
 from tfface.errors import DataError
-from tfface.models.face_recognizer import BOX, PRESETS, FaceRecognizer, Preset, random_jitter
+from tfface.models.face_recognizer import BOX, PRESETS, FaceRecognizer, IdentityEmbedder, Preset, random_jitter
 
 
 def test_unit_embeddings_of_the_face_box_only(tmp_path):
@@ -71,6 +71,28 @@ def test_jitter_moves_and_scales_each_faces_box(tmp_path):
     j = random_jitter(1000, 0.05, 0.1).numpy()
     assert j.shape == (1000, 3) and np.abs(j[:, :2]).max() <= 0.05 and 1 / 1.1 - 1e-6 <= j[:, 2].min() < j[:, 2].max() <= 1.1 + 1e-6
     assert np.abs(j[:, :2]).max() > 0.04 and j[:, 2].min() < 0.95 and j[:, 2].max() > 1.05
+
+
+def test_several_recognisers_make_one_loss_the_mean_of_theirs(tmp_path):
+    """--identity_model a.json,b.json: the identity loss on the joint embedding is the mean of each recogniser's;
+    with a shift or scale each call can be given one random framing, the same for both faces compared."""
+    from tfface.losses.iterative import identity_loss
+
+    a, _ = write_model(str(tmp_path / "a"), size=16, name="mobileface")
+    b, _ = write_model(str(tmp_path / "b"), size=24, name="mobileface", seed=5)
+    rng = np.random.default_rng(3)
+    x, y = (tf.constant(rng.uniform(-1, 1, (4, 64, 64, 3)).astype(np.float32)) for _ in range(2))
+    both = IdentityEmbedder(f"{a}, {b}")
+    assert both.random_jitter(4) is None
+    each = [identity_loss(r(x), r(y)).numpy() for r in (FaceRecognizer(a), FaceRecognizer(b))]
+    assert np.abs(each[0] - each[1]).max() > 1e-3
+    np.testing.assert_allclose(identity_loss(both(x), both(y)).numpy(), (each[0] + each[1]) / 2, atol=1e-5)
+    framed = IdentityEmbedder([a], shift=0.05, scale=0.1)
+    j = framed.random_jitter(4)
+    np.testing.assert_allclose(identity_loss(framed(x, j), framed(x, j)).numpy(), 0.0, atol=1e-5)
+    assert identity_loss(framed(x, j), framed(x, framed.random_jitter(4))).numpy().max() > 1e-4
+    with pytest.raises(DataError, match="no face recogniser given"):
+        IdentityEmbedder(" , ")
 
 
 def test_an_unknown_or_missing_recogniser_is_refused_in_one_line(tmp_path):

@@ -163,7 +163,7 @@ def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_
     loaded before training from --identity_model; the paper's loss (0) never loads or calls it."""
     from tests.models.tfjs_fixtures import write_model
     from tfface.errors import DataError
-    from tfface.models.face_recognizer import FaceRecognizer
+    from tfface.models.face_recognizer import IdentityEmbedder
 
     path, _ = write_model(str(tmp_path), size=16, name="mobileface")
     logs = {}
@@ -172,15 +172,15 @@ def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_
         m, (x, c, z, c_fake) = _tiny(stage=stage)
         m.lambda_id = weight
         IterativeMethod().prepare_training(m, Settings(method="iterative", lambda_id=weight, identity_model=path))
-        assert isinstance(m.recognizer, FaceRecognizer) == bool(weight)
+        assert isinstance(m.recognizer, IdentityEmbedder) == bool(weight)
         logs[stage, weight] = tf.function(m._g_update)(x, c, z, c_fake)
         if stage == 2 and weight:
-            # train_step embeds x once for all of a step's G updates: the same loss
+            # train_step frames and embeds x once for all of a step's G updates: the same loss
             keras.utils.set_random_seed(3)
             m, (x, c, z, c_fake) = _tiny(stage=stage)
             m.lambda_id = weight
             IterativeMethod().prepare_training(m, Settings(method="iterative", lambda_id=weight, identity_model=path))
-            given = tf.function(m._g_update)(x, c, z, c_fake, m.recognizer(x))
+            given = tf.function(m._g_update)(x, c, z, c_fake, m._identity_reference(x))
             assert float(given["g_loss"]) == pytest.approx(float(logs[stage, weight]["g_loss"]), rel=1e-6)
     assert "id" not in logs[2, 0.0] and "id" not in logs[1, 3.0]
     ident = float(logs[2, 3.0]["id"])

@@ -17,7 +17,7 @@ from tfface.data.sources import load_labeled
 from tfface.evaluation import iterative as measures
 from tfface.export import saved_model
 from tfface.inference import Editor
-from tfface.models.face_recognizer import FaceRecognizer
+from tfface.models.face_recognizer import IdentityEmbedder
 from tfface.methods.base import Method
 from tfface.pictures import grid_image
 from tfface.pretrained import NETWORK_WEIGHTS
@@ -77,7 +77,8 @@ class IterativeMethod(Method):
         """The face recogniser of ``--lambda_id``: training alone uses it, and a missing file fails before the
         run directory is written, not when stage 2 begins."""
         if settings.lambda_id and model.recognizer is None:
-            model.recognizer = FaceRecognizer(settings.identity_model)
+            model.recognizer = IdentityEmbedder(settings.identity_model, settings.identity_shift,
+                                               settings.identity_scale)
 
     def enter_phase(self, model, phase):
         model.stage = 2 if phase == "stage2" else 1

@@ -114,3 +114,29 @@ def random_jitter(n, shift, scale):
     log_s = tf.math.log(1.0 + float(scale))
     factors = tf.exp(tf.random.uniform([n, 1], -log_s, log_s))
     return tf.concat([shifts, factors], axis=1)
+
+
+class IdentityEmbedder:
+    """What the identity loss compares faces with: one or several :class:`FaceRecognizer` (``paths``) as one
+    embedding, and the random framing each step shows them.
+
+    Each recogniser's unit embedding is divided by sqrt(k) and the k are concatenated, so the embedding is a unit
+    vector and the cosine of two of them is the mean of the recognisers' cosines: ``identity_loss`` on it is the
+    mean of each recogniser's identity loss. ``shift`` and ``scale`` (0: each preset's box) are
+    :func:`random_jitter`'s; the same jitter must be given for both faces compared."""
+
+    def __init__(self, paths, shift=0.0, scale=0.0):
+        if isinstance(paths, str):
+            paths = [p.strip() for p in paths.split(",") if p.strip()]
+        if not paths:
+            raise DataError("no face recogniser given (--identity_model)")
+        self.recognizers = [FaceRecognizer(p) for p in paths]
+        self.shift, self.scale = float(shift), float(scale)
+
+    def random_jitter(self, n):
+        """[n, 3] jitter for one step, or None when the framing is the presets' own."""
+        return random_jitter(n, self.shift, self.scale) if self.shift or self.scale else None
+
+    def __call__(self, images, jitter=None):
+        k = float(len(self.recognizers))
+        return tf.concat([r(images, jitter) for r in self.recognizers], axis=1) / k ** 0.5

@@ -166,8 +166,14 @@ class IterativeGAN(GANModel):
         return {"d_loss": ops.mean(loss), "d_adv": ops.mean(adv), "label_real": ops.mean(label_real),
                 "label_fake": ops.mean(label_fake)}
 
-    def _g_update(self, x_real, c_real, z, c_fake, e_real=None):
-        """``e_real``: the recogniser's embedding of ``x_real`` for ``lambda_id`` (None: computed here)."""
+    def _identity_reference(self, x_real):
+        """(jitter, E(x_real)) for the identity loss: this step's random framing of each face (None: the presets'
+        boxes) and the input's embedding in it, which the rebuild's is compared with in the same framing."""
+        jitter = self.recognizer.random_jitter(ops.shape(x_real)[0])
+        return jitter, ops.stop_gradient(self.recognizer(x_real, jitter))
+
+    def _g_update(self, x_real, c_real, z, c_fake, identity_reference=None):
+        """``identity_reference``: :meth:`_identity_reference` of ``x_real`` for ``lambda_id`` (None: made here)."""
         with tf.GradientTape() as tape:
             x_fake = self.g([z, c_fake], training=True)
             # D judges the fakes in a batch of (real, fake), as in D's own
@@ -209,9 +215,8 @@ class IterativeGAN(GANModel):
                 if self.lambda_id:
                     # tfface's addition (``lambda_id``): a pretrained recogniser compares the rebuild with the
                     # input as a face, where L_per and L_pix compare features and pixels.
-                    if e_real is None:
-                        e_real = self.recognizer(x_real)
-                    ident = L.identity_loss(ops.stop_gradient(e_real), self.recognizer(x_rebuilt))
+                    jitter, e_real = identity_reference or self._identity_reference(x_real)
+                    ident = L.identity_loss(e_real, self.recognizer(x_rebuilt, jitter))
                     loss = loss + self.lambda_id * ident
                     out["id"] = ops.mean(ident)
                 if self.lambda_edit:
@@ -245,11 +250,11 @@ class IterativeGAN(GANModel):
         # 1. D and C: n_d updates (eq. 1, max over D, C).
         for _ in range(n_d):
             d_out = self._d_update(x_real, c_real, z, c_fake)
-        # 2. G: n_g updates (eq. 1, min over G).  The identity loss's recogniser is frozen: x_real is embedded
-        #    once for all of them.
-        e_real = self.recognizer(x_real) if self.stage == 2 and self.lambda_id else None
+        # 2. G: n_g updates (eq. 1, min over G).  The identity loss's recogniser is frozen: x_real is framed and
+        #    embedded once for all of them.
+        reference = self._identity_reference(x_real) if self.stage == 2 and self.lambda_id else None
         for _ in range(n_g):
-            g_out = self._g_update(x_real, c_real, z, c_fake, e_real)
+            g_out = self._g_update(x_real, c_real, z, c_fake, reference)
         logs = self.track({**d_out, **g_out, "d_updates": float(n_d), "g_updates": float(n_g)})
         # This step's own adversarial losses steer the next step's schedule.
         logs["step_d_adv"] = d_out["d_adv"]
