@@ -148,6 +148,20 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(capsys, t
     assert load_run(str(rd), say=lambda m: None).step == 2
 
 
+def test_a_checkpoint_state_without_timestamps_still_resumes(capsys, tmp_path):
+    """A run directory copied or edited by hand may keep only the checkpoint's name in checkpoints/checkpoint;
+    TensorFlow's manager then lists no checkpoint, and the run must not start again from step 0."""
+    from tfface.methods import load_run
+
+    rd = tmp_path / "r"
+    assert cli.main(["train", *TINY, "--steps=2", "--checkpoint_every=2", "--sample_every=100", f"--run_dir={rd}"]) == 0
+    (rd / "checkpoints" / "checkpoint").write_text('model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
+    assert load_run(str(rd), say=lambda m: None).step == 2
+    capsys.readouterr()
+    assert cli.main(["train", *TINY, "--steps=3", "--checkpoint_every=2", "--sample_every=100", f"--run_dir={rd}"]) == 0
+    assert "resuming at step 2" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_export_leaves_nothing(capsys, tmp_path, monkeypatch):
     from tfface.export import tflite

@@ -53,6 +53,6 @@ def load_run(run_dir, precision="float32", say=print) -> TrainedRun:
     distribution.set_precision(precision)
     model = method.build_model(settings)
     manager, _, step = run.restore(method.checkpoint_objects(model), partial=True, say=say)
-    if not manager.checkpoints:
+    if not (manager.checkpoints or manager.latest_checkpoint):
         raise FileNotFoundError(f"no checkpoint in {run.checkpoint_dir}")
     return TrainedRun(run.path, settings, method, model, step)

@@ -158,7 +158,10 @@ class RunDirectory:
         """
         manager, step = self.checkpoint_manager(objects)
         damaged = []
-        for path in reversed(manager.checkpoints):
+        # A state file without timestamps (written by hand, or by a copy that dropped them) lists no
+        # checkpoints to the manager; its newest one is still the run's.
+        paths = list(manager.checkpoints) or [p for p in (manager.latest_checkpoint,) if p]
+        for path in reversed(paths):
             try:
                 status = manager.checkpoint.read(path)
                 if partial:
