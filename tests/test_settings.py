@@ -27,6 +27,8 @@ from tfface.training.residual_gan import ResidualGAN
                                                    "--lambda_edit trains: set --lambda_edit > 0"),
     (dict(method="iterative", lambda_id=1.0), "--lambda_id needs --identity_model, the face recogniser it "
                                                "compares faces with"),
+    (dict(method="iterative", identity_shift=0.05), "--identity_shift and --identity_scale frame the faces of the "
+                                                    "identity loss: set --lambda_id > 0"),
     (dict(strategy="mirrored", batch_size=5), "--batch_size (5) must be divisible by --replicas (2)"),
     (dict(data="imagenet"), "--data must be one of: synthetic, celeba:"),
     (dict(data="folders:/only-one"), "--data=folders needs two comma-separated directories"),

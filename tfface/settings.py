@@ -251,6 +251,8 @@ class Settings:
              "--lambda_change weighs the change of the transformations that --lambda_edit trains: set --lambda_edit > 0")
         need(self.lambda_id == 0 or self.identity_model,
              "--lambda_id needs --identity_model, the face recogniser it compares faces with (README)")
+        need(self.lambda_id > 0 or (self.identity_shift == 0 and self.identity_scale == 0),
+             "--identity_shift and --identity_scale frame the faces of the identity loss: set --lambda_id > 0")
         need(self.stage1_steps is None or self.stage1_steps <= self.steps,
              f"--stage1_steps must be between 0 and --steps ({self.steps}), got {self.stage1_steps}")
         if self.strategy == "mirrored":

@@ -71,6 +71,9 @@ def test_jitter_moves_and_scales_each_faces_box(tmp_path):
     j = random_jitter(1000, 0.05, 0.1).numpy()
     assert j.shape == (1000, 3) and np.abs(j[:, :2]).max() <= 0.05 and 1 / 1.1 - 1e-6 <= j[:, 2].min() < j[:, 2].max() <= 1.1 + 1e-6
     assert np.abs(j[:, :2]).max() > 0.04 and j[:, 2].min() < 0.95 and j[:, 2].max() > 1.05
+    # training draws it from G's step: the same step, the same framing (a resumed run), another step another
+    np.testing.assert_array_equal(random_jitter(4, 0.05, 0.1, seed=[7, 1]), random_jitter(4, 0.05, 0.1, seed=[7, 1]))
+    assert np.abs(random_jitter(4, 0.05, 0.1, seed=[7, 1]) - random_jitter(4, 0.05, 0.1, seed=[8, 1])).max() > 1e-3
 
 
 def test_several_recognisers_make_one_loss_the_mean_of_theirs(tmp_path):

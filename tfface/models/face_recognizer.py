@@ -105,15 +105,18 @@ class FaceRecognizer:
         return tf.math.l2_normalize(tf.reshape(self.graph(x), [n, -1]), axis=1)
 
 
-def random_jitter(n, shift, scale):
+def random_jitter(n, shift, scale, seed=None):
     """[n, 3] random box jitter for :meth:`FaceRecognizer.__call__`: dy, dx uniform in [-shift, shift] (fractions
     of the crop's side) and a factor on the box's sides, log-uniform in [1 / (1 + scale), 1 + scale]. Given to
     the recogniser for both faces it compares, it shows them the same random view of each crop, so a loss on their
-    distance cannot rest on one exact framing."""
-    shifts = tf.random.uniform([n, 2], -shift, shift)
+    distance cannot rest on one exact framing. ``seed`` ([2] integers): drawn as a function of it (stateless), so
+    training draws the same jitter at the same step after a resume."""
     log_s = tf.math.log(1.0 + float(scale))
-    factors = tf.exp(tf.random.uniform([n, 1], -log_s, log_s))
-    return tf.concat([shifts, factors], axis=1)
+    if seed is None:
+        u = tf.random.uniform([n, 3], -1.0, 1.0)
+    else:
+        u = tf.random.stateless_uniform([n, 3], tf.cast(seed, tf.int32), -1.0, 1.0)
+    return tf.concat([u[:, :2] * float(shift), tf.exp(u[:, 2:] * log_s)], axis=1)
 
 
 class IdentityEmbedder:
@@ -133,9 +136,9 @@ class IdentityEmbedder:
         self.recognizers = [FaceRecognizer(p) for p in paths]
         self.shift, self.scale = float(shift), float(scale)
 
-    def random_jitter(self, n):
-        """[n, 3] jitter for one step, or None when the framing is the presets' own."""
-        return random_jitter(n, self.shift, self.scale) if self.shift or self.scale else None
+    def random_jitter(self, n, seed=None):
+        """[n, 3] jitter for one step (:func:`random_jitter`), or None when the framing is the presets' own."""
+        return random_jitter(n, self.shift, self.scale, seed) if self.shift or self.scale else None
 
     def __call__(self, images, jitter=None):
         k = float(len(self.recognizers))

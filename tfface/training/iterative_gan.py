@@ -168,8 +168,10 @@ class IterativeGAN(GANModel):
 
     def _identity_reference(self, x_real):
         """(jitter, E(x_real)) for the identity loss: this step's random framing of each face (None: the presets'
-        boxes) and the input's embedding in it, which the rebuild's is compared with in the same framing."""
-        jitter = self.recognizer.random_jitter(ops.shape(x_real)[0])
+        boxes) and the input's embedding in it, which the rebuild's is compared with in the same framing.  The
+        framing is a function of G's step, so a resumed run draws the same."""
+        seed = ops.stack([ops.cast(self.g_optimizer.iterations, "int32"), 4711])
+        jitter = self.recognizer.random_jitter(ops.shape(x_real)[0], seed)
         return jitter, ops.stop_gradient(self.recognizer(x_real, jitter))
 
     def _g_update(self, x_real, c_real, z, c_fake, identity_reference=None):
