@@ -162,6 +162,17 @@ def test_a_checkpoint_state_without_timestamps_still_resumes(capsys, tmp_path):
     assert "resuming at step 2" in capsys.readouterr().out
 
 
+def test_a_run_without_checkpoints_is_refused_by_export_in_one_line(capsys, tmp_path):
+    rd = tmp_path / "r"
+    assert cli.main(["train", *TINY, "--steps=2", "--checkpoint_every=2", "--sample_every=100", f"--run_dir={rd}"]) == 0
+    for f in (rd / "checkpoints").iterdir():
+        f.unlink()
+    capsys.readouterr()
+    code, line = call(capsys, "export", f"--run_dir={rd}", f"--out={tmp_path / 'out'}")
+    assert code == 1 and line.endswith(f"no checkpoint in {rd / 'checkpoints'}")
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_ctrl_c_during_export_leaves_nothing(capsys, tmp_path, monkeypatch):
     from tfface.export import tflite

@@ -13,7 +13,7 @@ from tfface.methods.iterative import IterativeMethod
 from tfface.methods.residual import ResidualMethod
 from tfface.settings import METHODS, Settings, SettingsError
 from tfface.training import distribution
-from tfface.training.run import RunDirectory
+from tfface.training.run import RunDirectory, saved_checkpoints
 
 REGISTRY = {m.name: m for m in (ResidualMethod, IterativeMethod)}
 assert tuple(REGISTRY) == METHODS, "tfface.settings.METHODS lists the registered methods"
@@ -53,6 +53,6 @@ def load_run(run_dir, precision="float32", say=print) -> TrainedRun:
     distribution.set_precision(precision)
     model = method.build_model(settings)
     manager, _, step = run.restore(method.checkpoint_objects(model), partial=True, say=say)
-    if not (manager.checkpoints or manager.latest_checkpoint):
+    if not saved_checkpoints(manager):
         raise FileNotFoundError(f"no checkpoint in {run.checkpoint_dir}")
     return TrainedRun(run.path, settings, method, model, step)

@@ -158,10 +158,7 @@ class RunDirectory:
         """
         manager, step = self.checkpoint_manager(objects)
         damaged = []
-        # A state file without timestamps (written by hand, or by a copy that dropped them) lists no
-        # checkpoints to the manager; its newest one is still the run's.
-        paths = list(manager.checkpoints) or [p for p in (manager.latest_checkpoint,) if p]
-        for path in reversed(paths):
+        for path in reversed(saved_checkpoints(manager)):
             try:
                 status = manager.checkpoint.read(path)
                 if partial:
@@ -205,6 +202,15 @@ class RunDirectory:
                 shutil.move(f, os.path.join(self.damaged_dir, os.path.basename(f)))
         names = ", ".join(f"{os.path.basename(p)} ({why})" for p, why in damaged)
         say(f"checkpoint: skipped damaged {names}; moved to {self.damaged_dir}; {outcome}")
+
+
+def saved_checkpoints(manager):
+    """The checkpoints a CheckpointManager's directory holds, oldest first.
+
+    A state file without timestamps (written by hand, or by a copy that dropped them) lists no checkpoints
+    to the manager; its newest one is still the run's.
+    """
+    return list(manager.checkpoints) or [p for p in (manager.latest_checkpoint,) if p]
 
 
 def all_finite(variables):
