@@ -47,6 +47,7 @@ def main(argv=None):
     from tfface import pretrained
     from tfface.evaluation import face_measures
     from tfface.evaluation import judge as judge_lib
+    from tfface.evaluation import metrics
     from tfface.evaluation.iterative import flipped
     from tfface.inference import to_float, to_uint8
     from tfface.losses import iterative as L
@@ -115,8 +116,7 @@ def main(argv=None):
     print("|---|---|---|" + "---|" * len(names))
     for count in counts:
         rebuilt = np.stack(rebuilds[count])
-        err = np.mean((rebuilt.astype(np.float64) - x_all) ** 2, axis=(1, 2, 3))
-        psnr = float(np.mean(10 * np.log10(255.0 ** 2 / np.maximum(err, 1e-10))))
+        psnr = float(np.mean(metrics.psnr(rebuilt, x_all)))
         edited = np.stack(edits[count])                                   # [N, attributes, H, W, 3]
         flips, ids = [], []
         for j, k in enumerate(columns):
