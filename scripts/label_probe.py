@@ -1,0 +1,90 @@
+"""Is C's label head or D's shared trunk what makes C recognise worse than its CNN baseline?  Linear probes.
+
+    python scripts/label_probe.py --run_dir ~/runs/iterative_synthetic [--images 2048] [--train 4096]
+
+C reads the labels from D's shared layer; the run's CNN baseline (``cnn_baseline.npz``, the same trunk and head
+trained on the labels alone) reads them from its own.  For each of the two, this prints the test Hamming loss and
+per-label accuracy of
+
+* its own label head (what ``tfface evaluate`` scores), and
+* a linear probe: one logistic regression per label fitted on the frozen shared layer of the first ``--train``
+  training images (standardised features, L2 1e-4, Adam, 60 epochs).
+
+If the probe on D's layer did as well as the baseline, the information would be in the trunk and C's head would
+be what loses it; if not, the trunk holds less of the labels.  The test images are the first ``--images`` of the
+run's test set (the synthetic set grows with ``--images``; its first 256 are ``metrics.json``'s).  The README's
+issue-18 notes quote it.
+"""
+
+import argparse
+import dataclasses
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tfface.data.pipeline import to_float  # noqa: E402
+from tfface.evaluation import iterative as ev  # noqa: E402
+from tfface.methods import load_run  # noqa: E402
+
+
+def shared_features(d, c, x, batch=256):
+    """(D's shared layer, C's label logits) of uint8 images ``x``."""
+    shared, logits = [], []
+    for i in range(0, len(x), batch):
+        _, h, _ = d(to_float(x[i:i + batch]), training=False)
+        shared.append(np.asarray(h, np.float32))
+        logits.append(np.asarray(c(h, training=False)[1], np.float32))
+    return np.concatenate(shared), np.concatenate(logits)
+
+
+def probe_accuracy(f_train, y_train, f_test, y_test, seed=0):
+    """Per-label test accuracy of logistic regressions fitted on ``f_train``."""
+    import keras
+
+    mu, sd = f_train.mean(0), f_train.std(0) + 1e-6
+    keras.utils.set_random_seed(seed)
+    model = keras.Sequential([keras.Input((f_train.shape[1],)),
+                              keras.layers.Dense(y_train.shape[1], kernel_regularizer=keras.regularizers.l2(1e-4))])
+    model.compile(keras.optimizers.Adam(1e-2), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit((f_train - mu) / sd, y_train, epochs=60, batch_size=256, verbose=0)
+    return ((np.asarray(model((f_test - mu) / sd)) >= 0) == (y_test >= 0.5)).mean(0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--run_dir", required=True, help="an iterative run with its cnn_baseline.npz")
+    ap.add_argument("--images", type=int, default=2048, help="test images")
+    ap.add_argument("--train", type=int, default=4096, help="training images the probes are fitted on")
+    args = ap.parse_args()
+    try:
+        run = load_run(args.run_dir, say=lambda m: None)
+    except FileNotFoundError as e:
+        sys.exit(str(e))
+    s = run.settings
+    if s.method != "iterative":
+        sys.exit(f"{args.run_dir} is a {s.method} run: this needs an iterative run")
+    baseline_path = os.path.join(args.run_dir, ev.CNN_BASELINE_WEIGHTS)
+    if not os.path.exists(baseline_path):
+        sys.exit(f"{baseline_path} is missing: the run was trained with --baseline_steps 0")
+    data = run.method.load_data(dataclasses.replace(s, eval_images=args.images))
+    names = list(data.attribute_names)
+    baseline = ev.load_cnn_baseline(s, len(names), baseline_path)
+    n_train = args.train if data.train.size is None else min(args.train, data.train.size)
+    x_train, c_train = data.train.load_batch(np.arange(n_train))
+    x_test, c_test = data.test.load_batch(np.arange(min(args.images, data.test.size)))
+    print(f"{args.run_dir}: probes fitted on {len(x_train)} training images, scored on {len(x_test)} test images")
+    for name, (d, c) in {"C on D's shared layer": (run.model.d, run.model.c),
+                         "CNN baseline": (baseline.d, baseline.c)}.items():
+        f_train, _ = shared_features(d, c, x_train)
+        f_test, logits = shared_features(d, c, x_test)
+        head = ((logits >= 0) == (c_test >= 0.5)).mean(0)
+        probe = probe_accuracy(f_train, c_train, f_test, c_test)
+        print(f"{name}: Hamming loss, own head {1 - head.mean():.4f}, linear probe {1 - probe.mean():.4f}")
+        for label, row in (("own head", head), ("probe", probe)):
+            print(f"  {label:9s}" + "  ".join(f"{n} {v:.3f}" for n, v in zip(names, row)))
+
+
+if __name__ == "__main__":
+    main()
