@@ -26,17 +26,16 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface.data.pipeline import to_float  # noqa: E402
 from tfface.evaluation import iterative as ev  # noqa: E402
+from tfface.inference import batched  # noqa: E402
 from tfface.methods import load_run  # noqa: E402
 
 
-def shared_features(d, c, x, batch=256):
+def shared_features(d, c, x):
     """(D's shared layer, C's label logits) of uint8 images ``x``."""
-    shared, logits = [], []
-    for i in range(0, len(x), batch):
-        _, h, _ = d(to_float(x[i:i + batch]), training=False)
-        shared.append(np.asarray(h, np.float32))
-        logits.append(np.asarray(c(h, training=False)[1], np.float32))
-    return np.concatenate(shared), np.concatenate(logits)
+    def one(b):
+        _, h, _ = d(to_float(b), training=False)
+        return h, c(h, training=False)[1]
+    return batched(one, x)
 
 
 def probe_accuracy(f_train, y_train, f_test, y_test, seed=0):
