@@ -27,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from tfface.data.pipeline import to_float  # noqa: E402
 from tfface.evaluation import iterative as ev  # noqa: E402
 from tfface.inference import batched  # noqa: E402
-from tfface.methods import load_run  # noqa: E402
+import synthetic_run  # noqa: E402
 
 
 def shared_features(d, c, x):
@@ -57,13 +57,8 @@ def main():
     ap.add_argument("--images", type=int, default=2048, help="test images")
     ap.add_argument("--train", type=int, default=4096, help="training images the probes are fitted on")
     args = ap.parse_args()
-    try:
-        run = load_run(args.run_dir, say=lambda m: None)
-    except FileNotFoundError as e:
-        sys.exit(str(e))
+    run = synthetic_run.load_iterative(args.run_dir)
     s = run.settings
-    if s.method != "iterative":
-        sys.exit(f"{args.run_dir} is a {s.method} run: this needs an iterative run")
     baseline_path = os.path.join(args.run_dir, ev.CNN_BASELINE_WEIGHTS)
     if not os.path.exists(baseline_path):
         sys.exit(f"{baseline_path} is missing: the run was trained with --baseline_steps 0")
