@@ -1,6 +1,6 @@
 """Is C's label head or D's shared trunk what makes C recognise worse than its CNN baseline?  Linear probes.
 
-    python scripts/label_probe.py --run_dir ~/runs/iterative_synthetic [--images 2048] [--train 4096]
+    python scripts/label_probe.py --run_dir ~/runs/iterative_synthetic [--images 2048] [--train 4096] [--layer shared]
 
 C reads the labels from D's shared layer; the run's CNN baseline (``cnn_baseline.npz``, the same trunk and head
 trained on the labels alone) reads them from its own.  For each of the two, this prints the test Hamming loss and
@@ -8,7 +8,8 @@ per-label accuracy of
 
 * its own label head (what ``tfface evaluate`` scores), and
 * a linear probe: one logistic regression per label fitted on the frozen shared layer of the first ``--train``
-  training images (standardised features, L2 1e-4, Adam, 60 epochs).
+  training images (standardised features, L2 1e-4, Adam, 60 epochs).  ``--layer h4`` (or h3, h2, h1) fits the
+  probes on a convolution's flattened output instead, to find where in the trunk the labels are lost.
 
 If the probe on D's layer did as well as the baseline, the information would be in the trunk and C's head would
 be what loses it; if not, the trunk holds less of the labels.  The test images are the first ``--images`` of the
@@ -30,11 +31,15 @@ from tfface.inference import batched  # noqa: E402
 import synthetic_run  # noqa: E402
 
 
-def shared_features(d, c, x):
-    """(D's shared layer, C's label logits) of uint8 images ``x``."""
+LAYERS = ("shared", "h4", "h3", "h2", "h1")
+
+
+def features(d, c, x, layer="shared"):
+    """(D's ``layer``, flattened, and C's label logits) of uint8 images ``x``."""
     def one(b):
-        _, h, _ = d(to_float(b), training=False)
-        return h, c(h, training=False)[1]
+        _, h, hidden = d(to_float(b), training=False)
+        f = h if layer == "shared" else hidden[int(layer[1]) - 1]
+        return np.asarray(f).reshape(len(f), -1), c(h, training=False)[1]
     return batched(one, x)
 
 
@@ -56,6 +61,7 @@ def main():
     ap.add_argument("--run_dir", required=True, help="an iterative run with its cnn_baseline.npz")
     ap.add_argument("--images", type=int, default=2048, help="test images")
     ap.add_argument("--train", type=int, default=4096, help="training images the probes are fitted on")
+    ap.add_argument("--layer", choices=LAYERS, default="shared", help="the layer the probes read (flattened)")
     args = ap.parse_args()
     run = synthetic_run.load_iterative(args.run_dir)
     s = run.settings
@@ -68,11 +74,12 @@ def main():
     n_train = args.train if data.train.size is None else min(args.train, data.train.size)
     x_train, c_train = data.train.load_batch(np.arange(n_train))
     x_test, c_test = data.test.load_batch(np.arange(min(args.images, data.test.size)))
-    print(f"{args.run_dir}: probes fitted on {len(x_train)} training images, scored on {len(x_test)} test images")
-    for name, (d, c) in {"C on D's shared layer": (run.model.d, run.model.c),
+    print(f"{args.run_dir}: probes on the {args.layer} layer fitted on {len(x_train)} training images, "
+          f"scored on {len(x_test)} test images")
+    for name, (d, c) in {"C, D's trunk": (run.model.d, run.model.c),
                          "CNN baseline": (baseline.d, baseline.c)}.items():
-        f_train, _ = shared_features(d, c, x_train)
-        f_test, logits = shared_features(d, c, x_test)
+        f_train, _ = features(d, c, x_train, args.layer)
+        f_test, logits = features(d, c, x_test, args.layer)
         head = ((logits >= 0) == (c_test >= 0.5)).mean(0)
         probe = probe_accuracy(f_train, c_train, f_test, c_test)
         print(f"{name}: Hamming loss, own head {1 - head.mean():.4f}, linear probe {1 - probe.mean():.4f}")
