@@ -27,6 +27,7 @@ DIRECTIONS = ("add", "remove")  # a residual editor adds (G0) or removes (G1) it
 RESIDUAL_INITS = ("zero", "normal")
 SPLITS = ("official", "random")
 Z_HEADS = ("shared", "hidden")
+SHARED_LAYERS = ("fc", "flatten")  # = tfface.models.iterative.SHARED_LAYERS
 G_UPSAMPLES = ("deconv", "deconv4", "resize")
 G_LAYERS = ("fused", "separate")
 G_PADDINGS = ("zeros", "reflect")  # = tfface.models.padding.PADDINGS
@@ -158,6 +159,10 @@ class Settings:
     z_dim: int = setting(100, "latent code size (paper: 100)", "iterative", minimum=1, defines_model=True)
     z_head: str = setting("hidden", "where C reads z~: shared = one FC on D's shared layer (Fig. 3), hidden = after "
                           "C's FC-128/BN/ReLU layer, which the labels use", "iterative", Z_HEADS, defines_model=True)
+    shared_layer: str = setting("fc", "the layer of D that C reads: fc = an FC-1024 (times D's width) with leaky "
+                                "ReLU on the flattened last convolution (§3.3.1), flatten = that flattened "
+                                "convolution itself (§4: \"we flat the tensor and pass it to classifier\")",
+                                "iterative", SHARED_LAYERS, defines_model=True)
     g_upsample: str = setting("deconv", "G's upsampling: deconv = 5x5 stride-2 transposed convolutions (§4), "
                               "deconv4 = 4x4 ones (even overlap), resize = nearest-neighbour x2 then a 5x5 "
                               "convolution (no checkerboard)", "iterative", G_UPSAMPLES, defines_model=True)

@@ -44,6 +44,22 @@ def test_z_head_placement():
         nets.classifier(256, z_head="middle")
 
 
+def test_the_flatten_reading_hands_c_the_last_convolution():
+    """§4's reading ("we flat the tensor and pass it to classifier"): C's input is flatten(h4) itself, so no
+    shared FC exists and C's first FC reads h4's 4x4x128 values (64 px, width 0.25); the source logit is the same
+    FC on flatten(h4) in both readings."""
+    d = nets.discriminator(64, width=0.25, shared_layer="flatten")
+    assert "shared" not in [layer.name for layer in d.layers]
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    source, shared, hidden = d(x)
+    assert shared.shape == (2, 4 * 4 * 128)
+    np.testing.assert_array_equal(shared.numpy(), hidden[3].numpy().reshape(2, -1))
+    c = nets.classifier(d.outputs[1].shape[-1], z_dim=32, n_labels=8, width=0.25, z_head="shared")
+    assert c.get_layer("fc").kernel.shape == (2048, 32) and c.get_layer("z").kernel.shape == (2048, 32)
+    with pytest.raises(ValueError, match="shared_layer"):
+        nets.discriminator(64, shared_layer="conv")
+
+
 def _interior_spread(upsample, equal_taps=False):
     """Largest range over space, per channel, of one x2 upsampling layer's output for a constant 8x8 map, away
     from the zero-padded border: 0 when every output pixel sees the same sum of weights.  ``equal_taps``: the

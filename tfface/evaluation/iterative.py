@@ -48,9 +48,9 @@ def hamming_loss(probabilities, labels, threshold=0.5):
 class AttributeClassifier(keras.Model):
     """The paper's "CNN" baseline (Fig. 4): the same D trunk and C head, trained only on labels."""
 
-    def __init__(self, image_size, n_labels, width=1.0, **kwargs):
+    def __init__(self, image_size, n_labels, width=1.0, shared_layer="fc", **kwargs):
         super().__init__(**kwargs)
-        self.d = nets.discriminator(image_size, width, name="D")
+        self.d = nets.discriminator(image_size, width, shared_layer=shared_layer, name="D")
         self.c = nets.classifier(self.d.outputs[1].shape[-1], 1, n_labels, width, name="C")
         self.built = True
 
@@ -82,10 +82,10 @@ class AttributeClassifier(keras.Model):
 
 
 def cnn_baseline(settings, n_labels):
-    """The run's CNN baseline, compiled: D's trunk and C's head at their width (``--d_width``, else ``--width``),
-    trained as C is (:func:`baseline_learning_rate`)."""
+    """The run's CNN baseline, compiled: D's trunk (with its ``--shared_layer``) and C's head at their width
+    (``--d_width``, else ``--width``), trained as C is (:func:`baseline_learning_rate`)."""
     width = settings.width if settings.d_width is None else settings.d_width
-    clf = AttributeClassifier(settings.image_size, n_labels, width)
+    clf = AttributeClassifier(settings.image_size, n_labels, width, settings.shared_layer)
     clf.compile(keras.optimizers.Adam(baseline_learning_rate(settings, 0), beta_1=settings.beta_1,
                                       beta_2=settings.beta_2))
     return clf

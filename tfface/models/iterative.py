@@ -9,7 +9,8 @@ Discriminator D (with the classifier C on its shared layer)::
 
     5x5 conv 64, 128, 256, 512 (stride 2, leaky ReLU; batchnorm from the 2nd on) -> h1..h4
     flatten(h4) -> FC 1             -> s (real/fake logit; sigmoid gives the probability)
-    flatten(h4) -> FC 1024, leaky ReLU -> the shared layer
+    flatten(h4) -> FC 1024, leaky ReLU -> the shared layer      (shared_layer="fc", §3.3.1)
+    or  flatten(h4) itself                                       (shared_layer="flatten", §4)
 
     C: shared -> FC 128, batchnorm, ReLU -> FC n_labels, sigmoid -> c~
        shared -> FC z_dim, tanh -> z~                       (z_head="shared", Fig. 3)
@@ -24,6 +25,10 @@ Interpretations:
   D mirrors this and ends at s/16 x s/16 x 512 (not 5x5x512).
 - z and c enter G concatenated (ACGAN's conditioning).
 - D's hidden maps h1..h4 are returned for the perceptual loss.
+- §3.3.1 links h4 to "two different full connected layers" giving "a 1024-dimension share layer" and the
+  source scalar; §4 says "we flat the tensor and pass it to classifier as input" and adds "an extra full
+  connect layer" only for the source.  ``shared_layer`` selects either reading; with ``flatten`` C's first
+  FC (128 units) reads the flattened h4 directly, the "squash ... into 128 dimensions" of §4.
 - Batchnorm/activation placement follows DCGAN, on which the paper builds.
 - ``width`` multiplies channel counts and the FC sizes (1.0 = the paper).
 """
@@ -38,6 +43,7 @@ from tfface.models.normalization import BatchNormalization
 G_CHANNELS = (512, 256, 128, 64)
 D_CHANNELS = (64, 128, 256, 512)
 SHARED_UNITS = 1024
+SHARED_LAYERS = ("fc", "flatten")
 C_HIDDEN = 128
 
 
@@ -87,8 +93,10 @@ def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=
     return keras.Model([z, c], out, name=name)
 
 
-def discriminator(image_size=128, width=1.0, sync_batchnorm=False, name="D"):
-    """D(x) -> (source logit [B,1], shared layer [B,1024w], [h1, h2, h3, h4])."""
+def discriminator(image_size=128, width=1.0, sync_batchnorm=False, shared_layer="fc", name="D"):
+    """D(x) -> (source logit [B,1], shared layer [B,1024w] or flatten(h4), [h1, h2, h3, h4])."""
+    if shared_layer not in SHARED_LAYERS:
+        raise ValueError(f"shared_layer must be one of {SHARED_LAYERS}, got {shared_layer!r}")
     x = keras.Input((image_size, image_size, 3), name="image")
     h, hidden = x, []
     for i, filters in enumerate(D_CHANNELS, start=1):
@@ -100,6 +108,8 @@ def discriminator(image_size=128, width=1.0, sync_batchnorm=False, name="D"):
         hidden.append(layers.Activation("linear", dtype="float32", name=f"h{i}_f32")(h))
     flat = layers.Flatten(name="flatten")(h)
     source = layers.Dense(1, kernel_initializer=_init(), dtype="float32", name="source")(flat)
+    if shared_layer == "flatten":
+        return keras.Model(x, [source, flat, hidden], name=name)
     shared = layers.Dense(_ch(SHARED_UNITS, width), kernel_initializer=_init(), name="shared")(flat)
     shared = layers.LeakyReLU(0.2, name="shared_act")(shared)
     return keras.Model(x, [source, shared, hidden], name=name)

@@ -60,21 +60,21 @@ class IterativeGAN(GANModel):
     metric_names = ("d_loss", "g_loss", "d_adv", "g_adv", "label_real", "label_fake", "inte", "per", "pix", "z",
                     "edit", "change", "id", "d_updates", "g_updates")
     # Constructor arguments named (and defaulted) as in Settings.
-    settings_keys = ("image_size", "z_dim", "width", "d_width", "z_head", "g_upsample")
+    settings_keys = ("image_size", "z_dim", "width", "d_width", "z_head", "shared_layer", "g_upsample")
     config_keys = settings_keys + ("n_labels", "sync_batchnorm")
 
     def __init__(self, image_size=DEFAULTS.image_size, z_dim=DEFAULTS.z_dim, n_labels=8, width=DEFAULTS.width,
-                 d_width=DEFAULTS.d_width, z_head=DEFAULTS.z_head, g_upsample=DEFAULTS.g_upsample, sync_batchnorm=False,
-                 **kwargs):
+                 d_width=DEFAULTS.d_width, z_head=DEFAULTS.z_head, shared_layer=DEFAULTS.shared_layer,
+                 g_upsample=DEFAULTS.g_upsample, sync_batchnorm=False, **kwargs):
         super().__init__(**kwargs)
         self.image_size, self.z_dim, self.n_labels = int(image_size), int(z_dim), int(n_labels)
         self.width, self.sync_batchnorm = float(width), bool(sync_batchnorm)
         self.d_width = None if d_width is None else float(d_width)
         dc_width = self.width if self.d_width is None else self.d_width     # D and C: one recogniser
-        self.z_head, self.g_upsample = str(z_head), str(g_upsample)
+        self.z_head, self.shared_layer, self.g_upsample = str(z_head), str(shared_layer), str(g_upsample)
         self.g = nets.generator(self.image_size, self.z_dim, self.n_labels, self.width, self.sync_batchnorm,
                                 upsample=self.g_upsample, name="G")
-        self.d = nets.discriminator(self.image_size, dc_width, self.sync_batchnorm, name="D")
+        self.d = nets.discriminator(self.image_size, dc_width, self.sync_batchnorm, self.shared_layer, name="D")
         self.c = nets.classifier(self.d.outputs[1].shape[-1], self.z_dim, self.n_labels, dc_width, self.sync_batchnorm,
                                  z_head=self.z_head, name="C")
         self.stage = 1
