@@ -26,7 +26,7 @@ D_NORMS = ("spectral", "batch")
 DIRECTIONS = ("add", "remove")  # a residual editor adds (G0) or removes (G1) its attribute
 RESIDUAL_INITS = ("zero", "normal")
 SPLITS = ("official", "random")
-Z_HEADS = ("shared", "hidden")
+Z_HEADS = ("shared", "hidden", "conv")  # = tfface.models.iterative.Z_HEADS
 SHARED_LAYERS = ("fc", "flatten")  # = tfface.models.iterative.SHARED_LAYERS
 G_UPSAMPLES = ("deconv", "deconv4", "resize")
 G_LAYERS = ("fused", "separate")
@@ -158,7 +158,8 @@ class Settings:
                           defines_model=True)
     z_dim: int = setting(100, "latent code size (paper: 100)", "iterative", minimum=1, defines_model=True)
     z_head: str = setting("hidden", "where C reads z~: shared = one FC on D's shared layer (Fig. 3), hidden = after "
-                          "C's FC-128/BN/ReLU layer, which the labels use", "iterative", Z_HEADS, defines_model=True)
+                          "C's FC-128/BN/ReLU layer, which the labels use, conv = one FC on D's flattened last "
+                          "convolution, so the shared layer serves the labels alone", "iterative", Z_HEADS, defines_model=True)
     shared_layer: str = setting("fc", "the layer of D that C reads: fc = an FC-1024 (times D's width) with leaky "
                                 "ReLU on the flattened last convolution (§3.3.1), flatten = that flattened "
                                 "convolution itself (§4: \"we flat the tensor and pass it to classifier\")",

@@ -45,15 +45,16 @@ def test_transformation_scores_in_both_directions(faces, perfect):
     assert t["mean_accuracy_set"] is not None and (t["mean_accuracy"] > 0.9) == perfect
 
 
-@pytest.mark.parametrize("shared_layer", ["fc", "flatten"])
-def test_the_cnn_baseline_has_the_trunk_that_c_reads(shared_layer):
-    """The baseline C is compared with is D's trunk and C's head as the run builds them, with either reading of
-    the shared layer (``--shared_layer``), so the comparison tests sharing the trunk and nothing else."""
+@pytest.mark.parametrize("shared_layer,z_head", [("fc", "shared"), ("flatten", "shared"), ("fc", "conv")])
+def test_the_cnn_baseline_has_the_trunk_that_c_reads(shared_layer, z_head):
+    """The baseline C is compared with is D's trunk and C's label head as the run builds them, with either
+    reading of the shared layer (``--shared_layer``) and wherever z~ is read, so the comparison tests sharing the
+    trunk and nothing else."""
     from tfface.evaluation.iterative import cnn_baseline
     from tfface.settings import Settings
     from tfface.training.iterative_gan import IterativeGAN
 
-    s = Settings(method="iterative", image_size=32, width=0.125, z_dim=8, shared_layer=shared_layer)
+    s = Settings(method="iterative", image_size=32, width=0.125, z_dim=8, shared_layer=shared_layer, z_head=z_head)
     run = IterativeGAN(**s.pick(IterativeGAN.settings_keys), n_labels=8)
     baseline = cnn_baseline(s, 8)
     for ours, theirs in ((baseline.d, run.d), (baseline.c, run.c)):

@@ -44,6 +44,23 @@ def test_z_head_placement():
         nets.classifier(256, z_head="middle")
 
 
+def test_a_conv_z_head_leaves_the_shared_layer_to_the_labels():
+    """``z_head="conv"``: D hands C flatten(h4) after its shared layer; z~ reads only that part, the labels only
+    the shared layer."""
+    d = nets.discriminator(64, width=0.25, with_convolution=True)
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    _, handed, hidden = d(x)
+    assert handed.shape == (2, 256 + 2048)
+    np.testing.assert_array_equal(handed.numpy()[:, 256:], hidden[3].numpy().reshape(2, -1))
+    c = nets.classifier(256, z_dim=32, n_labels=8, width=0.25, z_head="conv", convolution_units=2048)
+    z, logits = (t.numpy() for t in c(handed))
+    for part, moves_z in ((slice(256, None), True), (slice(0, 256), False)):
+        other = handed.numpy().copy()
+        other[:, part] += 1.0
+        z2, logits2 = (t.numpy() for t in c(other))
+        assert (not np.allclose(z, z2)) == moves_z and np.allclose(logits, logits2) == moves_z
+
+
 def test_the_flatten_reading_hands_c_the_last_convolution():
     """§4's reading ("we flat the tensor and pass it to classifier"): C's input is flatten(h4) itself, so no
     shared FC exists and C's first FC reads h4's 4x4x128 values (64 px, width 0.25); the source logit is the same

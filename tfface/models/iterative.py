@@ -15,6 +15,8 @@ Discriminator D (with the classifier C on its shared layer)::
     C: shared -> FC 128, batchnorm, ReLU -> FC n_labels, sigmoid -> c~
        shared -> FC z_dim, tanh -> z~                       (z_head="shared", Fig. 3)
        or  FC 128, batchnorm, ReLU -> FC z_dim, tanh -> z~  (z_head="hidden")
+       or  flatten(h4) -> FC z_dim, tanh -> z~              (z_head="conv": D hands C flatten(h4) beside
+                                                             the shared layer, which then serves the labels only)
 
 Interpretations:
 
@@ -93,8 +95,13 @@ def generator(image_size=128, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=
     return keras.Model([z, c], out, name=name)
 
 
-def discriminator(image_size=128, width=1.0, sync_batchnorm=False, shared_layer="fc", name="D"):
-    """D(x) -> (source logit [B,1], shared layer [B,1024w] or flatten(h4), [h1, h2, h3, h4])."""
+def discriminator(image_size=128, width=1.0, sync_batchnorm=False, shared_layer="fc", with_convolution=False,
+                  name="D"):
+    """D(x) -> (source logit [B,1], shared layer [B,1024w] or flatten(h4), [h1, h2, h3, h4]).
+
+    ``with_convolution``: the second output is concat(shared layer, flatten(h4)), what C reads with
+    ``z_head="conv"`` (:func:`classifier` splits it); nothing changes with ``shared_layer="flatten"``.
+    """
     if shared_layer not in SHARED_LAYERS:
         raise ValueError(f"shared_layer must be one of {SHARED_LAYERS}, got {shared_layer!r}")
     x = keras.Input((image_size, image_size, 3), name="image")
@@ -112,22 +119,31 @@ def discriminator(image_size=128, width=1.0, sync_batchnorm=False, shared_layer=
         return keras.Model(x, [source, flat, hidden], name=name)
     shared = layers.Dense(_ch(SHARED_UNITS, width), kernel_initializer=_init(), name="shared")(flat)
     shared = layers.LeakyReLU(0.2, name="shared_act")(shared)
+    if with_convolution:
+        shared = layers.Concatenate(name="shared_and_convolution")([shared, flat])
     return keras.Model(x, [source, shared, hidden], name=name)
 
 
-def classifier(shared_units, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, z_head="hidden", name="C"):
+Z_HEADS = ("shared", "hidden", "conv")
+
+
+def classifier(shared_units, z_dim=100, n_labels=40, width=1.0, sync_batchnorm=False, z_head="hidden",
+               convolution_units=0, name="C"):
     """C(shared) -> (z~ in (-1, 1), label logits).  Sigmoid of the logits gives c~.
 
     ``z_head``: ``shared`` reads z~ with one FC from the shared layer, as Fig. 3 draws it (the FC-128/BN/ReLU
     layer feeds only the labels); ``hidden`` reads it from that layer (128 * width units: 32 at width 0.25,
-    fewer than z's 100 dimensions).
+    fewer than z's 100 dimensions); ``conv`` reads it with one FC from the flattened last convolution that
+    D hands over after the shared layer (``convolution_units`` values, D's ``with_convolution``), so the shared
+    layer serves the labels alone (with ``convolution_units`` 0 it reads the shared layer, as ``shared``).
     """
-    s = keras.Input((shared_units,), name="shared")
+    if z_head not in Z_HEADS:
+        raise ValueError(f"z_head must be one of {Z_HEADS}, got {z_head!r}")
+    inp = keras.Input((shared_units + convolution_units,), name="shared")
+    s, conv = (inp[:, :shared_units], inp[:, shared_units:]) if convolution_units else (inp, inp)
     h = layers.Dense(_ch(C_HIDDEN, width), use_bias=False, kernel_initializer=_init(), name="fc")(s)
     h = layers.ReLU(name="fc_relu")(_bn("fc_bn", sync_batchnorm)(h))
-    if z_head not in ("shared", "hidden"):
-        raise ValueError(f"z_head must be 'shared' or 'hidden', got {z_head!r}")
     z = layers.Dense(z_dim, activation="tanh", kernel_initializer=_init(), dtype="float32",
-                     name="z")(s if z_head == "shared" else h)
+                     name="z")({"shared": s, "hidden": h, "conv": conv}[z_head])
     c = layers.Dense(n_labels, kernel_initializer=_init(), dtype="float32", name="c_logits")(h)
-    return keras.Model(s, [z, c], name=name)
+    return keras.Model(inp, [z, c], name=name)

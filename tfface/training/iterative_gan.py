@@ -74,9 +74,13 @@ class IterativeGAN(GANModel):
         self.z_head, self.shared_layer, self.g_upsample = str(z_head), str(shared_layer), str(g_upsample)
         self.g = nets.generator(self.image_size, self.z_dim, self.n_labels, self.width, self.sync_batchnorm,
                                 upsample=self.g_upsample, name="G")
-        self.d = nets.discriminator(self.image_size, dc_width, self.sync_batchnorm, self.shared_layer, name="D")
-        self.c = nets.classifier(self.d.outputs[1].shape[-1], self.z_dim, self.n_labels, dc_width, self.sync_batchnorm,
-                                 z_head=self.z_head, name="C")
+        with_convolution = self.z_head == "conv" and self.shared_layer == "fc"   # z~ from flatten(h4)
+        self.d = nets.discriminator(self.image_size, dc_width, self.sync_batchnorm, self.shared_layer,
+                                    with_convolution, name="D")
+        convolution_units = self.d.get_layer("flatten").output.shape[-1] if with_convolution else 0
+        self.c = nets.classifier(self.d.outputs[1].shape[-1] - convolution_units, self.z_dim, self.n_labels,
+                                 dc_width, self.sync_batchnorm, z_head=self.z_head,
+                                 convolution_units=convolution_units, name="C")
         self.stage = 1
         self.schedule = (1, 1)
         self.built = True
