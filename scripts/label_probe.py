@@ -38,7 +38,8 @@ def features(d, c, x, layer="shared"):
     """(D's ``layer``, flattened, and C's label logits) of uint8 images ``x``."""
     def one(b):
         _, h, hidden = d(to_float(b), training=False)
-        f = h if layer == "shared" else hidden[int(layer[1]) - 1]
+        # the shared layer: the part of D's second output that C's label head reads (all of it unless --z_head conv)
+        f = h[:, :c.get_layer("fc").kernel.shape[0]] if layer == "shared" else hidden[int(layer[1]) - 1]
         return np.asarray(f).reshape(len(f), -1), c(h, training=False)[1]
     return batched(one, x)
 
