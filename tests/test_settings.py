@@ -124,3 +124,13 @@ def test_learning_rates_are_constant_then_decay_linearly_to_zero():
     assert Settings(steps=100).learning_rates(99) == (2e-4, 2e-4), "the papers' constant rate by default"
     with pytest.raises(SettingsError, match="--decay_after must be in"):
         Settings(decay_after=1.5).validate()
+
+
+def test_model_choices_declared_in_settings_match_the_models():
+    """settings.py repeats a few choice lists so that `--help` need not import Keras; they must not drift from
+    the models that act on them (a choice the flag accepts but the model refuses fails only at build time)."""
+    from tfface import settings
+    from tfface.models import iterative, padding
+    assert settings.Z_HEADS == iterative.Z_HEADS
+    assert settings.SHARED_LAYERS == iterative.SHARED_LAYERS
+    assert settings.G_PADDINGS == padding.PADDINGS
