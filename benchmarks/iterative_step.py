@@ -1,7 +1,7 @@
 """The iterative GAN's train step, stage 1 (ACGAN) and stage 2 (+ the integrated loss), against this CPU's peak.
 
     python benchmarks/iterative_step.py [--configs 128:1:16,64:0.5:16] [--precisions float32,bfloat16]
-                                        [--rounds 2] [--steps 5]
+                                        [--rounds 2] [--steps 5] [--baseline COMMIT]
 
 Every measurement runs in a fresh process (so its peak RSS is its own); rounds
 alternate the order of the stages, so a slow period of the machine hits both.
@@ -15,6 +15,10 @@ Each process:
 3. runs two warm-up steps, times ``--steps`` further steps, and probes the
    machine's peak (``benchmarks/train_step.py``'s 3x3 convolution) three times
    before and three times after, in the same process.
+
+With ``--baseline`` each measurement also runs in a ``git worktree`` of that
+commit (as ``benchmarks/train_step.py`` does), the two trees alternating which
+goes first, and the table gives both and their ratio.
 
 Printed per configuration: the median s/step of each stage, GFLOP/s (analytic
 FLOPs of the convolutions, transposed convolutions and dense layers, see
@@ -35,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from train_step import in_child, probe  # noqa: E402
+from train_step import in_child, probe, worktree  # noqa: E402
 
 N_LABELS = 10
 
@@ -100,6 +104,7 @@ def main():
     ap.add_argument("--precisions", default="float32", help="comma-separated: float32, bfloat16")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--baseline", default=None, help="a commit to run each measurement against, interleaved")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # size|width|batch|precision|stage, in a child
     args = ap.parse_args()
     if args.one:
@@ -111,31 +116,44 @@ def main():
 
     configs = [tuple(c.split(":")) for c in args.configs.split(",")]
     precisions = args.precisions.split(",")
+    trees = {"this tree": ROOT}
+    if args.baseline:
+        base, sha = worktree(args.baseline)
+        trees = {"baseline": base, "this tree": ROOT}
     results = {}
     for r in range(args.rounds):
         stages = (1, 2) if r % 2 == 0 else (2, 1)
+        order = list(trees) if r % 2 == 0 else list(trees)[::-1]
         for size, width, batch in configs:
             for precision in precisions:
                 for stage in stages:
-                    spec = "|".join([size, width, batch, precision, str(stage)])
-                    res = in_child(__file__, spec, args.steps, spec)
-                    results.setdefault((size, width, batch, precision, stage), []).append(res)
-                    print(f"round {r + 1}: {size}px w{width} B{batch} {precision} stage {stage}: "
-                          f"{res['seconds_per_step']:.3f} s/step", flush=True)
+                    for tree in order:
+                        spec = "|".join([size, width, batch, precision, str(stage)])
+                        script = os.path.join(trees[tree], "benchmarks", "iterative_step.py")
+                        res = in_child(script, spec, args.steps, f"{tree}: {spec}")
+                        results.setdefault((tree, size, width, batch, precision, stage), []).append(res)
+                        print(f"round {r + 1}: {tree}: {size}px w{width} B{batch} {precision} stage {stage}: "
+                              f"{res['seconds_per_step']:.3f} s/step", flush=True)
 
     print(f"\n# iterative train step: {platform.node()}, {os.cpu_count()} cores, {time.strftime('%Y-%m-%d')}, "
           f"`python benchmarks/iterative_step.py --configs {args.configs} --precisions {args.precisions} "
-          f"--rounds {args.rounds} --steps {args.steps}`")
-    print("| size | width | batch | precision | stage | s/step | GFLOP/step | GFLOP/s | share of probe | peak RSS MB |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          f"--rounds {args.rounds} --steps {args.steps}{f' --baseline {args.baseline}' if args.baseline else ''}`")
+    print("| size | width | batch | precision | stage | tree | s/step | GFLOP/step | GFLOP/s | share of probe | peak RSS MB |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for size, width, batch in configs:
         for precision in precisions:
             for stage in (1, 2):
-                runs = results[(size, width, batch, precision, stage)]
-                step = float(np.median([x["seconds_per_step"] for x in runs]))
-                share = float(np.median([x["gflop_per_step"] / x["seconds_per_step"] / x["probe_gflops"] for x in runs]))
-                print(f"| {size} | {width} | {batch} | {precision} | {stage} | {step:.3f} | {runs[0]['gflop_per_step']:.1f} | "
-                      f"{runs[0]['gflop_per_step'] / step:.0f} | {share:.0%} | {max(x['peak_rss_mb'] for x in runs):.0f} |")
+                steps = {}
+                for tree in trees:
+                    runs = results[(tree, size, width, batch, precision, stage)]
+                    step = steps[tree] = float(np.median([x["seconds_per_step"] for x in runs]))
+                    share = float(np.median([x["gflop_per_step"] / x["seconds_per_step"] / x["probe_gflops"] for x in runs]))
+                    label = tree if args.baseline is None or tree == "this tree" else f"{tree} {sha}"
+                    print(f"| {size} | {width} | {batch} | {precision} | {stage} | {label} | {step:.3f} | "
+                          f"{runs[0]['gflop_per_step']:.1f} | {runs[0]['gflop_per_step'] / step:.0f} | {share:.0%} | "
+                          f"{max(x['peak_rss_mb'] for x in runs):.0f} |")
+                if args.baseline:
+                    print(f"| | | | | {stage} | speed-up | {steps['baseline'] / steps['this tree']:.2f}× | | | | |")
     probes = [p for v in results.values() for x in v for p in x["probes"]]
     print(f"probe (3x3 conv, all processes): median {np.median(probes):.0f} GFLOP/s, range {min(probes):.0f}–{max(probes):.0f}")
 

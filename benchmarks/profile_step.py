@@ -1,9 +1,11 @@
-"""Where the residual train step spends its time: TensorFlow's profiler, summed by op type.
+"""Where a train step spends its time: TensorFlow's profiler, summed by op type.
 
     python benchmarks/profile_step.py [--size 64] [--width 0.25] [--batch 16] [--steps 5] [--ops Sum,Mul]
-                                      [--precision bfloat16]
+                                      [--precision bfloat16] [--method iterative --stage 1]
 
-Builds the project's default residual GAN on one fixed random batch, warms up,
+Builds the project's default residual GAN (or, with ``--method iterative``, the
+iterative GAN in one stage, one D and one G update a step as
+``benchmarks/iterative_step.py`` times it) on one fixed random batch, warms up,
 traces ``--steps`` steps with ``tf.profiler`` and prints the op time per step of
 each op type (summed over TensorFlow's executor threads, so the total exceeds
 the wall time when ops run side by side; "Process" rows are the executor's own
@@ -34,6 +36,8 @@ def main():
                     help="Keras mixed-precision policy, as tfface train --mixed_precision")
     ap.add_argument("--ops", default="", help="op types whose slowest ops to list by name, comma-separated")
     ap.add_argument("--top", type=int, default=15, help="how many of the --ops ops to list by name")
+    ap.add_argument("--method", default="residual", choices=("residual", "iterative"))
+    ap.add_argument("--stage", type=int, default=1, choices=(1, 2), help="the iterative GAN's stage")
     ap.add_argument("--logdir", default=os.path.join(tempfile.gettempdir(), "tfface-profile"))
     args = ap.parse_args()
 
@@ -43,18 +47,34 @@ def main():
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     from tfface.training import distribution
-    from tfface.training.residual_gan import ResidualGAN
 
     keras.utils.set_random_seed(0)
     distribution.set_precision(args.precision)
-    model = ResidualGAN(args.size, args.width)
-    model.compile(*[distribution.make_optimizer(2e-4, 0.5, 0.999, args.precision, n) for n in ("g_optimizer", "d_optimizer")],
-                  alpha=5e-4)
-    model.build_optimizers()
-    x = tf.constant(np.random.default_rng(0).uniform(-1, 1, (args.batch, args.size, args.size, 3)).astype(np.float32))
-    it = iter(tf.data.Dataset.from_tensors((x, x)).repeat())
-    model.make_train_function()
-    fn = model.train_function
+    opts = [distribution.make_optimizer(2e-4, 0.5, 0.999, args.precision, n) for n in ("g_optimizer", "d_optimizer")]
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(-1, 1, (args.batch, args.size, args.size, 3)).astype(np.float32))
+    if args.method == "residual":
+        from tfface.training.residual_gan import ResidualGAN
+
+        model = ResidualGAN(args.size, args.width)
+        model.compile(*opts, alpha=5e-4)
+        model.build_optimizers()
+        it = iter(tf.data.Dataset.from_tensors((x, x)).repeat())
+        model.make_train_function()
+        fn = model.train_function
+    else:
+        from tfface.training.iterative_gan import IterativeGAN
+
+        n_labels = 10
+        model = IterativeGAN(args.size, n_labels=n_labels, width=args.width)
+        model.compile(*opts)
+        model.build_optimizers()
+        model.stage = args.stage
+        model.schedule = (1, 1)
+        labels = lambda: tf.constant(rng.integers(0, 2, (args.batch, n_labels)).astype(np.float32))  # noqa: E731
+        batch = (x, labels(), tf.constant(rng.uniform(-1, 1, (args.batch, model.z_dim)).astype(np.float32)), labels())
+        it = iter(tf.data.Dataset.from_tensors(batch).repeat())
+        fn = model.compiled_step()
     for _ in range(3):
         float(fn(it)["g_loss"])
     tf.profiler.experimental.start(args.logdir)
@@ -82,7 +102,7 @@ def main():
                 if kind in wanted:
                     by_name[name.rsplit(":", 1)[0]] += ev.duration_ps / 1e12
     ops_total = sum(v for k, v in by_type.items() if k != "Process")
-    print(f"# {args.size} px, width {args.width}, batch {args.batch}, {args.precision}: {wall:.3f} s/step wall, "
+    print(f"# {args.method}{f' stage {args.stage}' if args.method == 'iterative' else ''}, {args.size} px, width {args.width}, batch {args.batch}, {args.precision}: {wall:.3f} s/step wall, "
           f"{ops_total / args.steps * 1000:.0f} ms of op time per step")
     print("| op type | ms per step | share of op time | ops per step |")
     print("|---|---|---|---|")

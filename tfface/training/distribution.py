@@ -33,6 +33,7 @@ import tensorflow as tf
 
 from tfface.errors import UsageError
 from tfface.settings import PRECISIONS, STRATEGIES
+from tfface.training.optimizers import FusedAdam
 
 
 def available_memory_bytes():
@@ -136,8 +137,9 @@ def precision_warning(precision, cpuinfo="/proc/cpuinfo"):
 
 
 def make_optimizer(learning_rate, beta_1, beta_2, precision="float32", name=None):
-    """Adam; wrapped for dynamic loss scaling under float16."""
-    opt = keras.optimizers.Adam(learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)
+    """Adam (as one fused kernel per variable: :mod:`tfface.training.optimizers`); wrapped for dynamic loss
+    scaling under float16."""
+    opt = FusedAdam(learning_rate, beta_1=beta_1, beta_2=beta_2, name=name)
     if precision == "float16":
         opt = keras.optimizers.LossScaleOptimizer(opt, name=f"{name}_loss_scale" if name else None)
     return opt
