@@ -53,8 +53,7 @@ def features(d, c, x, layer="shared"):
 def reestimate_statistics(d, c, x, batch):
     """Set the moving mean and variance of every batch norm in ``d`` and ``c`` to the average, over batches of
     ``batch`` of uint8 images ``x``, of the batch statistics the layers see in training."""
-    norms = [layer for net in (d, c) for layer in net._flatten_layers()
-             if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [layer for net in (d, c) for layer in net.layers if isinstance(layer, keras.layers.BatchNormalization)]
     momentum = [layer.momentum for layer in norms]
     for k, start in enumerate(range(0, len(x), batch), 1):
         for layer in norms:

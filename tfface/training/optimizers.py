@@ -4,10 +4,11 @@ Keras 3's :class:`keras.optimizers.Adam` writes its update as separate ops
 (subtract, multiply, square, add, sqrt, divide and three assignments), each of
 which reads and writes the whole variable.  Where a model has one large
 weight (D's shared layer of the iterative GAN at 128 px, width 1: 32,768 ×
-1,024 values) those passes over memory cost as much as a convolution: an
-update of 44 M parameters took 90 ms against 27 ms for TensorFlow's fused
-``ResourceApplyAdam`` (measured on 2 cores, 2026-12-07; ``benchmarks/iterative_step.py``
-gives the step's gain).
+1,024 values) those passes over memory are 11% of the op time of a stage-1
+step (profiled, 2 cores, 2026-12-07): an update of 44 M parameters took 90 ms
+against 27 ms for TensorFlow's fused ``ResourceApplyAdam``.
+``benchmarks/optimizer.py`` times the train steps with each (BENCHMARKS.md,
+*Adam as one fused kernel*).
 
 ``ResourceApplyAdam`` computes the same formula as Keras's Adam, in the same
 order (TensorFlow's ``ApplyAdam`` kernel)::
