@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from train_step import in_child, probe, worktree  # noqa: E402
+from train_step import fixed_batch_step, in_child, probe, worktree  # noqa: E402
 
 N_LABELS = 10
 
@@ -59,29 +59,15 @@ def flops_per_image(stage, g, d):
 
 def measure(size, width, batch, precision, stage, steps):
     """One process: build, warm up, timed steps, probes (see the module docstring)."""
-    import keras
     import numpy as np
-    import tensorflow as tf
 
     from tfface.models.flops import forward_flops
     from tfface.training import distribution
-    from tfface.training.iterative_gan import IterativeGAN
 
-    keras.utils.set_random_seed(0)
     distribution.set_precision(precision)
-    model = IterativeGAN(size, n_labels=N_LABELS, width=width)
     opts = [distribution.make_optimizer(2e-4, 0.5, 0.999, precision, name) for name in ("g_optimizer", "d_optimizer")]
-    model.compile(*opts)
-    model.build_optimizers()
-    model.stage = stage
-    rng = np.random.default_rng(0)
-    batch_data = (tf.constant(rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32)),
-                  tf.constant(rng.integers(0, 2, (batch, N_LABELS)).astype(np.float32)),
-                  tf.constant(rng.uniform(-1, 1, (batch, model.z_dim)).astype(np.float32)),
-                  tf.constant(rng.integers(0, 2, (batch, N_LABELS)).astype(np.float32)))
-    it = iter(tf.data.Dataset.from_tensors(batch_data).repeat())
-    model.schedule = (1, 1)
-    fn = model.compiled_step()   # one (D, G) = (1, 1) step, without the adaptive dispatch
+    # one (D, G) = (1, 1) step, without the adaptive dispatch
+    fn, it, model = fixed_batch_step("iterative", size, width, opts, batch, stage, N_LABELS)
     for _ in range(2):
         float(fn(it)["g_loss"])
     probes = [probe() for _ in range(3)]

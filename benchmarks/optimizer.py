@@ -18,40 +18,21 @@ import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from train_step import fixed_batch_step  # noqa: E402
 
 
 def build(method, size, width, stage, optimizer_class):
-    """A compiled step function of ``method`` with ``optimizer_class`` for G and D, and its iterator."""
-    import keras
+    """:func:`fixed_batch_step`'s step and iterator with ``optimizer_class`` for G and D, and the model's
+    trainable parameters."""
     import numpy as np
-    import tensorflow as tf
 
-    keras.utils.set_random_seed(0)
     opts = [optimizer_class(2e-4, beta_1=0.5, beta_2=0.999, name=n) for n in ("g_optimizer", "d_optimizer")]
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(-1, 1, (16, size, size, 3)).astype(np.float32))
-    if method == "residual":
-        from tfface.training.residual_gan import ResidualGAN
-
-        model = ResidualGAN(size, width)
-        model.compile(*opts, alpha=5e-4)
-        model.build_optimizers()
-        model.make_train_function()
-        fn, data = model.train_function, (x, x)
-    else:
-        from tfface.training.iterative_gan import IterativeGAN
-
-        model = IterativeGAN(size, n_labels=10, width=width)
-        model.compile(*opts)
-        model.build_optimizers()
-        model.stage, model.schedule = stage, (1, 1)
-        labels = lambda: tf.constant(rng.integers(0, 2, (16, 10)).astype(np.float32))  # noqa: E731
-        fn = model.compiled_step()
-        data = (x, labels(), tf.constant(rng.uniform(-1, 1, (16, model.z_dim)).astype(np.float32)), labels())
-    it = iter(tf.data.Dataset.from_tensors(data).repeat())
-    params = sum(int(np.prod(v.shape)) for v in model.trainable_weights)
-    return fn, it, params
+    fn, it, model = fixed_batch_step(method, size, width, opts, stage=stage)
+    return fn, it, sum(int(np.prod(v.shape)) for v in model.trainable_weights)
 
 
 def main():

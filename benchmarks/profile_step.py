@@ -23,7 +23,11 @@ import tempfile
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+sys.path.insert(0, HERE)
+
+from train_step import fixed_batch_step  # noqa: E402
 
 
 def main():
@@ -41,40 +45,14 @@ def main():
     ap.add_argument("--logdir", default=os.path.join(tempfile.gettempdir(), "tfface-profile"))
     args = ap.parse_args()
 
-    import keras
-    import numpy as np
     import tensorflow as tf
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
     from tfface.training import distribution
 
-    keras.utils.set_random_seed(0)
     distribution.set_precision(args.precision)
     opts = [distribution.make_optimizer(2e-4, 0.5, 0.999, args.precision, n) for n in ("g_optimizer", "d_optimizer")]
-    rng = np.random.default_rng(0)
-    x = tf.constant(rng.uniform(-1, 1, (args.batch, args.size, args.size, 3)).astype(np.float32))
-    if args.method == "residual":
-        from tfface.training.residual_gan import ResidualGAN
-
-        model = ResidualGAN(args.size, args.width)
-        model.compile(*opts, alpha=5e-4)
-        model.build_optimizers()
-        it = iter(tf.data.Dataset.from_tensors((x, x)).repeat())
-        model.make_train_function()
-        fn = model.train_function
-    else:
-        from tfface.training.iterative_gan import IterativeGAN
-
-        n_labels = 10
-        model = IterativeGAN(args.size, n_labels=n_labels, width=args.width)
-        model.compile(*opts)
-        model.build_optimizers()
-        model.stage = args.stage
-        model.schedule = (1, 1)
-        labels = lambda: tf.constant(rng.integers(0, 2, (args.batch, n_labels)).astype(np.float32))  # noqa: E731
-        batch = (x, labels(), tf.constant(rng.uniform(-1, 1, (args.batch, model.z_dim)).astype(np.float32)), labels())
-        it = iter(tf.data.Dataset.from_tensors(batch).repeat())
-        fn = model.compiled_step()
+    fn, it, _ = fixed_batch_step(args.method, args.size, args.width, opts, args.batch, args.stage)
     for _ in range(3):
         float(fn(it)["g_loss"])
     tf.profiler.experimental.start(args.logdir)

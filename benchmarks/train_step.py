@@ -128,6 +128,37 @@ def forward_flops(model):
     return module.forward_flops(model)
 
 
+def fixed_batch_step(method, size, width, optimizers, batch=16, stage=1, n_labels=10):
+    """(the compiled train step, an iterator repeating one fixed random batch, the model) of this tree's default
+    residual GAN, or iterative GAN in ``stage`` at one D and one G update a step (the adaptive rule of §4.1 would
+    change the work from step to step), compiled with the (G, D) ``optimizers``, weights and batch from seed 0:
+    the step that profile_step.py, iterative_step.py and optimizer.py time.  Set the precision policy first."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.uniform(-1, 1, (batch, size, size, 3)).astype(np.float32))
+    if method == "residual":
+        from tfface.training.residual_gan import ResidualGAN
+
+        model = ResidualGAN(size, width)
+        model.compile(*optimizers, alpha=5e-4)
+        model.build_optimizers()
+        model.make_train_function()
+        return model.train_function, iter(tf.data.Dataset.from_tensors((x, x)).repeat()), model
+    from tfface.training.iterative_gan import IterativeGAN
+
+    model = IterativeGAN(size, n_labels=n_labels, width=width)
+    model.compile(*optimizers)
+    model.build_optimizers()
+    model.stage, model.schedule = stage, (1, 1)
+    labels = lambda: tf.constant(rng.integers(0, 2, (batch, n_labels)).astype(np.float32))  # noqa: E731
+    data = (x, labels(), tf.constant(rng.uniform(-1, 1, (batch, model.z_dim)).astype(np.float32)), labels())
+    return model.compiled_step(), iter(tf.data.Dataset.from_tensors(data).repeat()), model
+
+
 def worktree(commit):
     """A checkout of ``commit`` beside this repository's .git (created once, then reused)."""
     sha = subprocess.run(["git", "-C", ROOT, "rev-parse", commit], capture_output=True, text=True, check=True).stdout.strip()
