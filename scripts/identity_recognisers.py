@@ -13,8 +13,8 @@ then each recogniser (cosine distance) as --lambda_id trains with it (its preset
 tfface.models.face_recognizer: box, channel order and means) and on the whole crop.
 
 ``--rebuilds MODEL ...`` (iterative runs or bundled names) then prints, for each model, the median distance of
-every measure between the first ``--images`` val faces and their rebuilds G(C(D(x))): how far an identity loss
-against one recogniser moves the others.
+every measure between the first ``--images`` val faces (``--split train``: training faces) and their rebuilds
+G(C(D(x))): how far an identity loss against one recogniser moves the others.
 """
 
 import argparse
@@ -58,6 +58,9 @@ def main():
     ap.add_argument("--pairs", type=int, default=300)
     ap.add_argument("--rebuilds", nargs="*", default=[], help="iterative run directories or bundled names")
     ap.add_argument("--images", type=int, default=256, help="val faces rebuilt by each of --rebuilds")
+    ap.add_argument("--split", choices=("val", "train"), default="val",
+                    help="rebuild the first --images faces of this split (train: does the rebuild miss even the "
+                    "people it trained on?)")
     a = ap.parse_args()
 
     from tfface.data.pipeline import to_float
@@ -102,11 +105,12 @@ def main():
         from tfface.methods import load_run
         from tfface.pretrained import building
 
-        print(f"median distance between the first {a.images} val faces and their rebuilds G(C(D(x))):")
+        print(f"median distance between the first {a.images} {a.split} faces and their rebuilds G(C(D(x))):")
         for spec in a.rebuilds:
             run = load_run(spec) if os.path.isdir(spec) else building.load(pretrained.find_iterative(spec))
-            test = run.method.load_data(run.settings).test
-            x, _ = test.load_batch(np.arange(min(a.images, test.size)))
+            data = run.method.load_data(run.settings)
+            faces = data.test if a.split == "val" else data.train
+            x, _ = faces.load_batch(np.arange(min(a.images, faces.size)))
             rebuilt = Editor(run.model, run.method.attribute_names(run.settings)).reconstruct(x)
             dlib = np.median(face_measures.IdentityReference(x).distances(rebuilt))  # as tfface evaluate measures
             print(f"  {spec}: dlib {dlib:.3f}, " + ", ".join(

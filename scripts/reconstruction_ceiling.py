@@ -7,6 +7,8 @@
         --lambda_id 0.5 --identity_model ~/models/human-models/mobileface.json
     python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 3000 \\
         --lambda_id 0.5 --identity_model ~/models/human-models/{faceres-deep,mobileface}.json --id_jitter 0.05 0.1
+    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 9000 \
+        --lambda_feat 1 --identity_model ~/models/human-models/mobileface.json
 
 The target is a median dlib identity distance <= 0.5 between a val face and its rebuild G(C(D(x))), measured
 as ``tfface evaluate`` measures it (tfface.evaluation.face_measures: both upscaled to 256 px, the input's face
@@ -19,7 +21,9 @@ same person; with ``--identity_model``, the recogniser's distances beside dlib's
 Otherwise the script trains the iterative GAN's own networks as a plain autoencoder, with no adversary and no
 generation: D's trunk and C's z head encode (z~ = C(D(x)), tanh), G decodes G(z~, c) with the true labels,
 and the only loss is the per-pixel L1 of §3.3.1 (Adam 2e-4, beta_1 0.5, batch 16, float32) or, with
-``--lambda_id``, that and the identity loss of ``tfface train --lambda_id`` (tfface.models.face_recognizer).
+``--lambda_id``, that and the identity loss of ``tfface train --lambda_id`` (tfface.models.face_recognizer),
+and with ``--lambda_feat``, the feature-matching loss on the recognisers' intermediate maps
+(tfface.losses.iterative.feature_matching_loss; not a training setting).
 Reconstruction is then all the networks are asked to do, so its PSNR and identity distance after ``--steps`` bound from above
 what the GAN's stage 2, which shares the networks with the ACGAN game, reaches in as many steps. The README's
 issue-18 notes quote both parts.
@@ -68,7 +72,9 @@ def main():
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--lambda_id", type=float, default=0.0,
                    help="add the identity loss of tfface train --lambda_id with this weight")
-    p.add_argument("--identity_model", nargs="+", default=[], help="the face recognisers for --lambda_id "
+    p.add_argument("--lambda_feat", type=float, default=0.0,
+                   help="add the feature-matching loss on the recognisers' intermediate maps with this weight")
+    p.add_argument("--identity_model", nargs="+", default=[], help="the face recognisers for --lambda_id and --lambda_feat "
                    "(mobileface.json, faceres-deep.json; with several, the loss is their mean); their distances are "
                    "reported beside dlib's")
     p.add_argument("--id_jitter", nargs=2, type=float, default=(0.0, 0.0), metavar=("SHIFT", "SCALE"),
@@ -133,20 +139,25 @@ def main():
         z, _ = gan.c(shared, training=training)
         return gan.g([z, c], training=training)
 
-    if a.lambda_id and not recognizers:
-        p.error("--lambda_id needs --identity_model")
+    if (a.lambda_id or a.lambda_feat) and not recognizers:
+        p.error("--lambda_id and --lambda_feat need --identity_model")
 
     @tf.function
     def step(x, c):
         with tf.GradientTape() as tape:
             rebuilt = rebuild(x, c, True)
             loss = tf.reduce_mean(L.pixel_loss(x, rebuilt))
-            if a.lambda_id:
-                ident = 0.0
-                for rec in recognizers:
-                    jitter = random_jitter(tf.shape(x)[0], *a.id_jitter) if any(a.id_jitter) else None
+            ident = feat = 0.0
+            for rec in recognizers if a.lambda_id or a.lambda_feat else []:
+                # one random framing per recogniser and step, shown to both faces and both losses
+                jitter = random_jitter(tf.shape(x)[0], *a.id_jitter) if any(a.id_jitter) else None
+                if a.lambda_id:
                     ident += L.identity_loss(tf.stop_gradient(rec(x, jitter)), rec(rebuilt, jitter))
-                loss = loss + a.lambda_id * tf.reduce_mean(ident) / len(recognizers)
+                if a.lambda_feat:
+                    real = [tf.stop_gradient(m) for m in rec.maps(x, jitter)]
+                    feat += L.feature_matching_loss(real, rec.maps(rebuilt, jitter))
+            if recognizers:
+                loss = loss + (a.lambda_id * tf.reduce_mean(ident) + a.lambda_feat * tf.reduce_mean(feat)) / len(recognizers)
         reached = [(g, v) for g, v in zip(tape.gradient(loss, variables), variables) if g is not None]
         opt.apply([g for g, _ in reached], [v for _, v in reached])
         return loss
@@ -154,10 +165,14 @@ def main():
     def rebuilt_val():
         return batched(lambda x, c: to_uint8(rebuild(to_float(x), tf.constant(c, tf.float32), False)), x_val, c_val)
 
-    losses = "pixel L1 only"
+    losses = "pixel L1" + ("" if a.lambda_id or a.lambda_feat else " only")
+    models = ", ".join(map(os.path.basename, a.identity_model))
     if a.lambda_id:
-        losses = (f"pixel L1 + {a.lambda_id} x identity loss ({', '.join(map(os.path.basename, a.identity_model))}"
-                  + (f"; jitter: shift {a.id_jitter[0]}, scale {a.id_jitter[1]})" if any(a.id_jitter) else ")"))
+        losses += f" + {a.lambda_id} x identity loss"
+    if a.lambda_feat:
+        losses += f" + {a.lambda_feat} x feature-matching loss"
+    if recognizers:
+        losses += f" ({models}" + (f"; jitter: shift {a.id_jitter[0]}, scale {a.id_jitter[1]})" if any(a.id_jitter) else ")")
     print(f"autoencoder of the iterative GAN's networks: G width {a.width}, D/C width {a.d_width or a.width}, "
           f"z_dim {a.z_dim}, z head {a.z_head}; {losses}, batch 16", flush=True)
     ds = iter(data.train_dataset(16, seed=a.seed, start_step=0, deterministic=True, flip=False))
@@ -166,7 +181,7 @@ def main():
         x, c = next(ds)
         loss = float(step(x, tf.cast(c, tf.float32)))
         if i % a.report_every == 0 or i == a.steps:
-            report(f"step {i} ({time.time() - t0:.0f} s, train L1 {loss:.3f})", rebuilt_val())
+            report(f"step {i} ({time.time() - t0:.0f} s, training loss {loss:.3f})", rebuilt_val())
 
 
 if __name__ == "__main__":

@@ -74,3 +74,19 @@ def test_identity_loss_is_one_minus_the_cosine_of_unit_embeddings():
     np.testing.assert_allclose(np.asarray(L.identity_loss(e, same)), 0.0, atol=1e-6)
     np.testing.assert_allclose(np.asarray(L.identity_loss(e, orthogonal)), [1.0, 1.0, 2.0], atol=1e-6)
     np.testing.assert_allclose(np.asarray(L.identity_loss(e, opposite)), 2.0, atol=1e-6)
+
+
+def test_feature_matching_loss_compares_each_positions_channel_direction():
+    rng = np.random.default_rng(0)
+    a = [rng.normal(size=(2, 4, 4, 3)).astype(np.float32), rng.normal(size=(2, 2, 2, 5)).astype(np.float32)]
+    # the same maps, or each position's channel vector scaled by a positive factor: 0
+    scaled = [m * rng.uniform(0.5, 3.0, m.shape[:3] + (1,)).astype(np.float32) for m in a]
+    np.testing.assert_allclose(np.asarray(L.feature_matching_loss(a, scaled)), 0.0, atol=1e-5)
+    # opposite directions at every position: 4 per map, 8 over the two
+    np.testing.assert_allclose(np.asarray(L.feature_matching_loss(a, [-m for m in a])), 8.0, rtol=1e-5)
+    # one position of the deeper map of face 1 turned to an orthogonal direction: 2 / 4 positions, face 0 untouched
+    b = [m.copy() for m in a]
+    v = b[1][1, 0, 0]
+    w = rng.normal(size=5).astype(np.float32)
+    b[1][1, 0, 0] = w - (w @ v) / (v @ v) * v
+    np.testing.assert_allclose(np.asarray(L.feature_matching_loss(a, b)), [0.0, 0.5], atol=1e-5)

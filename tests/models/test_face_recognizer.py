@@ -98,6 +98,31 @@ def test_several_recognisers_make_one_loss_the_mean_of_theirs(tmp_path):
         IdentityEmbedder(" , ")
 
 
+def test_feature_maps_are_read_from_the_face_box_as_the_embedding_is(tmp_path):
+    """maps() returns the preset's intermediate maps of the box the embedding reads (in its framing): pixels
+    outside the box do not move them, pixels inside do; the published presets name maps of their graphs."""
+    from tfface.models.tfjs_graph import TFJSGraph
+
+    path, _ = write_model(str(tmp_path), size=16, name="mobileface")
+    rec = FaceRecognizer(path, preset=Preset(box=BOX, feature_maps=("conv", "prelu")))
+    x = np.random.default_rng(4).uniform(-1, 1, (2, 64, 64, 3)).astype(np.float32)
+    conv, prelu = (m.numpy() for m in rec.maps(tf.constant(x)))
+    assert conv.shape == prelu.shape == (2, 16, 16, 4)
+    by_hand = tf.image.crop_and_resize((x + 1) * 127.5, [BOX] * 2, [0, 1], (16, 16))
+    np.testing.assert_allclose(conv, TFJSGraph(path).maps(by_hand, ["conv"])[0].numpy(), rtol=1e-5, atol=1e-4)
+    top, left, bottom, right = (int(v * 64) for v in BOX)
+    outside, inside = x.copy(), x.copy()
+    outside[:, : top - 2] = 0.0
+    inside[:, top + 8: bottom - 8, left + 8: right - 8] = 0.0
+    np.testing.assert_allclose(rec.maps(tf.constant(outside))[1].numpy(), prelu, atol=1e-4)
+    assert np.abs(rec.maps(tf.constant(inside))[1].numpy() - prelu).max() > 1e-3
+    jitter = np.array([[0.05, 0.0, 1.1], [0.0, 0.0, 1.0]], np.float32)
+    assert np.abs(rec.maps(tf.constant(x), jitter)[0].numpy()[0] - conv[0]).max() > 1e-3
+    with pytest.raises(DataError, match="its preset names no feature maps"):
+        FaceRecognizer(path, preset=Preset(box=BOX)).maps(tf.constant(x))
+    assert all(len(p.feature_maps) == 5 for p in PRESETS.values())
+
+
 def test_an_unknown_or_missing_recogniser_is_refused_in_one_line(tmp_path):
     path, _ = write_model(str(tmp_path), size=16, name="arcface")
     with pytest.raises(DataError, match="unknown face recogniser 'arcface'; known: mobileface.json, faceres-deep.json"):
@@ -118,6 +143,15 @@ def test_the_published_recogniser_tells_people_apart():
     blurred = face.filter(ImageFilter.GaussianBlur(1))
     noise = np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8)
     x = np.stack([np.asarray(a, np.float32) for a in (face, blurred, noise)]) / 127.5 - 1
-    e = FaceRecognizer(os.environ["TFFACE_IDENTITY_MODEL"])(tf.constant(x)).numpy()
+    rec = FaceRecognizer(os.environ["TFFACE_IDENTITY_MODEL"])
+    e = rec(tf.constant(x)).numpy()
     assert e.shape[0] == 3 and e.shape[1] in (256, 1024)
     assert e[0] @ e[1] > 0.8 and e[0] @ e[2] < e[0] @ e[1] - 0.3
+    # its preset's feature maps exist in the graph, shallow to deep, and see the blurred face as closer than noise
+    from tfface.losses.iterative import feature_matching_loss
+
+    maps = rec.maps(tf.constant(x))
+    sides = [int(m.shape[1]) for m in maps]
+    assert len(maps) == 5 and sides == sorted(sides, reverse=True) and sides[0] > sides[-1]
+    d = feature_matching_loss([m[:1] for m in maps], [m[1:2] for m in maps]).numpy()[0]
+    assert d < feature_matching_loss([m[:1] for m in maps], [m[2:] for m in maps]).numpy()[0] - 0.5

@@ -70,3 +70,25 @@ def test_missing_or_broken_files_are_one_line_errors(tmp_path):
     (tmp_path / "model.json").write_text("{not json")
     with pytest.raises(DataError, match="is not a TF.js model.json"):
         TFJSGraph(path)
+
+
+def test_intermediate_maps_are_the_nodes_values_on_the_way_to_the_output(tmp_path):
+    """maps() gives what the named nodes compute (here the fused conv, and the PReLU after it), and can be
+    differentiated; a node the output does not need is refused in one line."""
+    path, w = write_model(str(tmp_path))
+    graph = TFJSGraph(path)
+    x = tf.constant(np.random.default_rng(3).uniform(-1, 1, (2, 8, 8, 3)).astype(np.float32))
+    conv, prelu = graph.maps(x, ["conv", "prelu"])
+    expected_conv = tf.nn.relu(tf.nn.conv2d(x, w["conv_w"], 1, "SAME") + w["conv_b"])
+    np.testing.assert_allclose(conv.numpy(), expected_conv.numpy(), rtol=1e-5, atol=1e-6)
+    expected_prelu = expected_conv + w["alpha"] * (expected_conv - tf.abs(expected_conv))
+    np.testing.assert_allclose(prelu.numpy(), expected_prelu.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(graph.maps(x, ["out"])[0].numpy(), graph(x).numpy(), rtol=1e-6)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = tf.reduce_sum(graph.maps(x, ["prelu"])[0] ** 2)
+    assert np.abs(tape.gradient(y, x).numpy()).max() > 0
+    for name in ("nowhere", "fc_w"):
+        with pytest.raises(DataError, match=f"no node '{name}' on the way to out") as e:
+            graph.maps(x, [name])
+        assert "\n" not in str(e.value)

@@ -126,6 +126,24 @@ def identity_loss(embedding_real, embedding_rebuilt):
     return 1.0 - ops.sum(_f32(embedding_real) * _f32(embedding_rebuilt), axis=-1)
 
 
+def feature_matching_loss(maps_real, maps_rebuilt):
+    """Not in this paper: the distance of two faces in a pretrained face recogniser's intermediate maps
+    (:meth:`tfface.models.face_recognizer.FaceRecognizer.maps`), as LPIPS (Zhang et al. 2018) measures it
+    without its learnt channel weights: at each position the channel vector is scaled to unit length, and
+    the squared distance of the two is summed over channels, averaged over positions and summed over the
+    maps. Where :func:`identity_loss` compares the one embedding the recogniser ends in, this compares
+    what its layers see on the way, which leaves a rebuild less room to satisfy it with features of its own
+    (README, *The rebuild misses the person on faces it trained on as well*). Per example:
+    0 for maps equal up to a positive scale at each position, at most 4 per map."""
+    total = 0.0
+    for real, rebuilt in zip(maps_real, maps_rebuilt):
+        real, rebuilt = _f32(real), _f32(rebuilt)
+        real = real / (ops.sqrt(ops.sum(ops.square(real), axis=-1, keepdims=True)) + 1e-6)
+        rebuilt = rebuilt / (ops.sqrt(ops.sum(ops.square(rebuilt), axis=-1, keepdims=True)) + 1e-6)
+        total = total + ops.mean(ops.sum(ops.square(real - rebuilt), axis=-1), axis=(1, 2))
+    return total
+
+
 def integrated_loss(per, pix, z, lambdas=(2.0, 0.5, 1.0)):
     """§3.3, L_inte = lambda1 L_per + lambda2 L_pix + lambda3 L_z (paper: lambda = (2.0, 0.5, 1.0))."""
     l1, l2, l3 = lambdas

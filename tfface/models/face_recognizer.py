@@ -36,17 +36,21 @@ from tfface.models.tfjs_graph import TFJSGraph
 class Preset:
     """How one recogniser reads a face: ``box`` (top, left, bottom, right) of our crop as fractions of its side,
     resized to the graph's input; RGB in [0, 255] minus ``mean`` (per input channel), in ``channels`` order;
-    ``output``: the graph node whose value is the embedding (None: the graph's one output)."""
+    ``output``: the graph node whose value is the embedding (None: the graph's one output); ``feature_maps``:
+    intermediate maps, shallow to deep, that :meth:`FaceRecognizer.maps` returns for the feature-matching loss
+    (one at the end of each of the network's stages)."""
     box: tuple
     channels: str = "RGB"
     mean: tuple = (0.0, 0.0, 0.0)
     output: str | None = None
+    feature_maps: tuple = ()
 
 
 PRESETS = {
-    "mobileface": Preset(box=(0.25, 0.22, 0.85, 0.78)),
+    "mobileface": Preset(box=(0.25, 0.22, 0.85, 0.78), feature_maps=("add", "add_4", "add_8", "add_12", "add_16")),
     "faceres-deep": Preset(box=(0.10, 0.05, 0.95, 0.95), channels="BGR", mean=(103.939, 116.779, 123.68),
-                           output="global_pooling/Mean"),
+                           output="global_pooling/Mean",
+                           feature_maps=tuple(f"conv_pw_{k}_relu/clip_by_value" for k in (1, 3, 5, 11, 13))),
 }
 BOX = PRESETS["mobileface"].box
 
@@ -95,14 +99,24 @@ class FaceRecognizer:
         half = (box[2:] - box[:2]) / 2 * jitter[:, 2:3]
         return tf.concat([centre - half, centre + half], axis=1)
 
-    def __call__(self, images, jitter=None):
+    def _graph_input(self, images, jitter):
         x = (tf.cast(images, tf.float32) + 1.0) * 127.5          # RGB in [0, 255]
         n = tf.shape(x)[0]
         x = tf.image.crop_and_resize(x, self.boxes(n, jitter), tf.range(n), self.input_size)
         if self.preset.channels == "BGR":
             x = x[..., ::-1]
-        x = x - tf.constant(self.preset.mean, tf.float32)
-        return tf.math.l2_normalize(tf.reshape(self.graph(x), [n, -1]), axis=1)
+        return x - tf.constant(self.preset.mean, tf.float32)
+
+    def __call__(self, images, jitter=None):
+        x = self._graph_input(images, jitter)
+        return tf.math.l2_normalize(tf.reshape(self.graph(x), [tf.shape(x)[0], -1]), axis=1)
+
+    def maps(self, images, jitter=None):
+        """The preset's ``feature_maps`` of ``images``, read as the embedding is (box, jitter, scaling): a list of
+        [B, H, W, C] float32 maps, shallow to deep."""
+        if not self.preset.feature_maps:
+            raise DataError(f"{self.path}: its preset names no feature maps")
+        return self.graph.maps(self._graph_input(images, jitter), self.preset.feature_maps)
 
 
 def random_jitter(n, shift, scale, seed=None):

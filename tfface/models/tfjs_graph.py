@@ -147,6 +147,7 @@ class TFJSGraph:
         self.input_shape = tuple(int(d.get("size", -1)) for d in
                                  self.nodes[self.input_name].get("attr", {}).get("shape", {}).get("shape", {}).get("dim", []))
         self._order = self._evaluation_order()
+        self._position = {name: i for i, name in enumerate(self._order)}
         self._readers = {}
         for name in self._order:
             for src in self._inputs(name):
@@ -202,13 +203,29 @@ class TFJSGraph:
     def __call__(self, x):
         """The output node's value for ``x``; every node is computed once, and each value is dropped as soon as
         its last reader has run (eager calls on a batch would otherwise hold every layer's map)."""
+        return self._run(x, [self.output_name])[0]
+
+    def maps(self, x, names):
+        """The values of the nodes ``names`` (intermediate maps the output depends on) for ``x``, in that order;
+        nothing past the last of them is computed. A name the output does not depend on is refused in one line."""
+        names = list(names)
+        unknown = [n for n in names if n not in self._position]
+        if unknown:
+            raise DataError(f"{self.path}: no node {unknown[0]!r} on the way to {self.output_name}")
+        return self._run(x, names)
+
+    # Straight-line code (no control flow on tensors): AutoGraph has nothing to convert, and the OPS table's
+    # one-line lambdas make it warn that it cannot read their source.
+    @tf.autograph.experimental.do_not_convert
+    def _run(self, x, names):
         values = {self.input_name: tf.convert_to_tensor(x, tf.float32), **self.constants}
         left = dict(self._readers)
-        for name in self._order:
+        keep = set(names)
+        for name in self._order[: max(self._position[n] for n in names) + 1]:
             sources = self._inputs(name)
             values[name] = OPS[self.nodes[name]["op"]](self.nodes[name], *(values[src] for src in sources))
             for src in sources:
                 left[src] -= 1
-                if left[src] == 0 and src not in self.constants and src != self.output_name:
+                if left[src] == 0 and src not in self.constants and src not in keep:
                     del values[src]
-        return values[self.output_name]
+        return [values[n] for n in names]
