@@ -7,7 +7,7 @@
         --lambda_id 0.5 --identity_model ~/models/human-models/mobileface.json
     python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 3000 \\
         --lambda_id 0.5 --identity_model ~/models/human-models/{faceres-deep,mobileface}.json --id_jitter 0.05 0.1
-    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 9000 \
+    python scripts/reconstruction_ceiling.py --data celeba:../shared/data/celeba_sample --steps 9000 \\
         --lambda_feat 1 --identity_model ~/models/human-models/mobileface.json
 
 The target is a median dlib identity distance <= 0.5 between a val face and its rebuild G(C(D(x))), measured
