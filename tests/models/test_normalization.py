@@ -176,6 +176,7 @@ _PEAK_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # four fresh TensorFlow processes: 13 s
 def test_the_leaky_relu_in_the_layer_lowers_the_training_peak_memory():
     """Ten conv -> batch norm -> leaky ReLU blocks on 2 MB maps: with the leaky ReLU in the batch norm
     layer the backward pass keeps one map per block instead of three, so the peak of live tensors during
