@@ -148,6 +148,7 @@ def test_a_full_disk_while_checkpointing_keeps_the_previous_checkpoint(capsys, t
     assert load_run(str(rd), say=lambda m: None).step == 2
 
 
+@pytest.mark.slow
 def test_a_checkpoint_state_without_timestamps_still_resumes(capsys, tmp_path):
     """A run directory copied or edited by hand may keep only the checkpoint's name in checkpoints/checkpoint;
     TensorFlow's manager then lists no checkpoint, and the run must not start again from step 0."""

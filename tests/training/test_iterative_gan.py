@@ -67,6 +67,7 @@ def _tiny(stage=1, schedule=(1, 1)):
     return m, batch
 
 
+@pytest.mark.slow
 def test_z_loss_stage_one_adds_only_the_latent_code_loss_to_stage_one():
     """--z_loss_stage 1: stage 1's G loss is the plain ACGAN loss plus lambda_z L_z, and L_z is logged."""
     outs = []
@@ -141,6 +142,7 @@ def test_flip_one_label_flips_one_label_per_face_and_the_same_ones_at_the_same_s
     assert not np.array_equal(np.asarray(flip_one_label(c, 8)), flipped)
 
 
+@pytest.mark.slow
 def test_lambda_edit_trains_the_transformation_of_real_faces_in_stage_two_only():
     """--lambda_edit adds D and C's judgement of G(z~, c') to G's stage-2 loss, and --lambda_change its
     L1 change from the rebuild; with both at 0 (the paper) neither is computed."""
@@ -158,6 +160,7 @@ def test_lambda_edit_trains_the_transformation_of_real_faces_in_stage_two_only()
                                2.0 * float(with_edit["change"]), rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_loss(tmp_path):
     """--lambda_id: G's stage-2 loss gains lambda_id (1 - cos(E(x), E(G(z~, c~)))) for the face recogniser E,
     loaded before training from --identity_model; the paper's loss (0) never loads or calls it."""
@@ -192,6 +195,7 @@ def test_lambda_id_adds_the_recognisers_distance_of_the_rebuild_to_gs_stage_two_
                                                        identity_model=str(tmp_path / "absent.json")))
 
 
+@pytest.mark.slow
 def test_d_label_weight_sets_the_label_weight_of_ds_update_alone():
     out = {}
     for label_weight, d_label_weight in ((3.0, None), (1.0, 3.0), (1.0, None)):
@@ -245,6 +249,7 @@ def test_d_width_sets_d_and_c_apart_from_g_and_the_cnn_baseline_follows():
     assert clf.d.count_params() == same.d.count_params()
 
 
+@pytest.mark.slow
 def test_schedule_controls_the_number_of_updates():
     m, batch = _tiny(schedule=(3, 1))
     tf.function(m.train_step)(batch)
@@ -254,6 +259,7 @@ def test_schedule_controls_the_number_of_updates():
     assert int(m.d_optimizer.iterations.numpy()) == 1 and int(m.g_optimizer.iterations.numpy()) == 2
 
 
+@pytest.mark.slow
 def test_fit_dispatch_follows_the_losses():
     # With update_ratio 1.01 almost any imbalance of the adversarial losses earns one
     # side extra updates, so a dispatch that ignored the losses (a constant (1, 1)

@@ -86,6 +86,7 @@ def test_get_config_round_trips():
     assert (back.beta_1, back.beta_2, float(back.learning_rate)) == (0.5, 0.99, pytest.approx(3e-4))
 
 
+@pytest.mark.slow
 def test_mirrored_replicas_update_as_one_device():
     """Under MirroredStrategy (two logical CPUs) each replica's copy takes the same fused update as one device."""
     proc = subprocess.run([sys.executable, os.path.join(HERE, "mirrored_adam.py")], capture_output=True, text=True,

@@ -98,6 +98,7 @@ def test_short_run_beats_doing_nothing_on_the_ground_truth(tmp_path):
         assert model["psnr_outside_mask"] > 33.0, (direction, model)
 
 
+@pytest.mark.slow
 def test_diffaugment_changes_what_d_sees_and_the_step_stays_finite():
     x = np.random.default_rng(0).uniform(-1, 1, (4, 32, 32, 3)).astype(np.float32)
     steps = {}
@@ -127,6 +128,7 @@ def test_diffaugment_colour_off_shows_d_the_colours_unchanged():
         assert np.allclose(seen[0], shifted[0], atol=1e-5) == (not flag), flag
 
 
+@pytest.mark.slow
 def test_r1_flattens_d_around_the_real_images():
     """--r1_gamma: after the same steps, D's verdict on real images moves less under a small
     perturbation (its input gradient on the reals is smaller) than without the penalty."""
@@ -161,6 +163,7 @@ def test_real_class_loss_ignores_the_generated_class():
     np.testing.assert_allclose(loss, [np.log1p(np.exp(-2.0)), np.log1p(np.exp(-2.0)), np.log1p(np.exp(-3.0))], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_real_class_weight_adds_the_real_images_term_to_d_loss():
     """--real_class_weight w: D's loss on the first step (same initial weights) is eq. 9's plus w times
     the 2-class loss summed over the 2n real images, averaged over all 4n images D sees."""
@@ -183,6 +186,7 @@ def test_real_class_weight_adds_the_real_images_term_to_d_loss():
     np.testing.assert_allclose(d_loss[3.0] - d_loss[0.0], 3.0 * extra[0.0], rtol=1e-3)
 
 
+@pytest.mark.slow
 def test_outside_weights_count_each_generators_residual_by_its_own_map():
     """--outside_weight K --remove_outside_weight K1: G0's residual (adding) is weighted by K's map and
     G1's (removing) by K1's; eq. 3's term of the first step is sum w0 |G0(x0) - x0| + sum w1 |G1(x1) - x1|."""
