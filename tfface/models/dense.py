@@ -4,10 +4,10 @@ The iterative GAN's D ends in a shared fully connected layer (§3.3.1) whose ker
 [flattened features, 1024 w]: at 128 px and width 1 that is 32,768 x 1,024 (134 MB in float32), far
 larger than the batch that goes through it. Autodiff of ``x @ W`` computes the input gradient as
 ``dy @ W^T``, a matrix product with a transposed right operand, and oneDNN's kernel for that shape
-(a few rows times the wide transposed kernel) ran at about a fifth of the memory bandwidth the forward
-product reaches: 37-43 ms for a batch of 16-48 against 7-16 ms for the same numbers computed as
-``(W @ dy^T)^T``, whose only transposes are of the batch-sized operands (measured on this project's CPU,
-2026-12-07; the two give the same values). Both of the iterative train step's updates take that gradient
+(a few rows times the wide transposed kernel) is slow: 37-43 ms for a batch of 16-48, against 7-16 ms for
+the same numbers computed as ``(W @ dy^T)^T``, whose only transposes are of the batch-sized operands, and
+6-11 ms for the forward product (measured on this project's CPU, 2026-12-07; the two gradients were
+bit-identical). Both of the iterative train step's updates take that gradient
 (D's to reach its convolutions, G's to reach G), so it cost about 5% of the step at the paper's size.
 
 :class:`Dense` is Keras's layer with that input gradient: the same variables, configuration and
