@@ -123,9 +123,10 @@ def transformation_network(image_size=128, width=1.0, residual=True, sync_batchn
                padding=padding)
     h = _block(h, c[4], 3, 1, "block5", sync_batchnorm, upsample=True, skip=h1 if skips else None, fused=fused,
                padding=padding)
-    # The output layer runs in float32 under mixed precision.
+    # Under mixed precision the output convolution computes in the low precision like every other layer, and the
+    # float32 layers after it (the sum x + r, or tanh) take its output in float32.
     init = "zeros" if (zero_residual and residual) else _init()
-    out = _conv(h, 3, 4, 1, padding, kernel_initializer=init, dtype="float32", name="output_conv")
+    out = _conv(h, 3, 4, 1, padding, kernel_initializer=init, name="output_conv")
     if residual:
         out = layers.Add(dtype="float32", name="x_plus_residual")([layers.Activation("linear", dtype="float32", name="input_f32")(x_in), out])
     else:
