@@ -39,7 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from train_step import fixed_batch_step, in_child, probe, worktree  # noqa: E402
+from train_step import fixed_batch_step, in_child, timed_steps, worktree  # noqa: E402
 
 N_LABELS = 10
 
@@ -70,13 +70,7 @@ def measure(size, width, batch, precision, stage, steps):
     fn, it, model = fixed_batch_step("iterative", size, width, opts, batch, stage, N_LABELS)
     for _ in range(2):
         float(fn(it)["g_loss"])
-    probes = [probe() for _ in range(3)]
-    times = []
-    for _ in range(steps):
-        t = time.perf_counter()
-        float(fn(it)["g_loss"])
-        times.append(time.perf_counter() - t)
-    probes += [probe() for _ in range(3)]
+    times, probes = timed_steps(fn, it, steps)
     d = forward_flops(model.d) + forward_flops(model.c)
     fl = flops_per_image(stage, forward_flops(model.g), d) * batch
     return {"seconds_per_step": float(np.median(times)), "times": times, "gflop_per_step": fl / 1e9,

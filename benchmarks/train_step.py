@@ -95,6 +95,16 @@ def measure(tree, size, width, batch, precision, steps):
     for _ in range(3):
         model.reset_metrics()
         losses.append({k: float(v) for k, v in fn(it).items()})
+    times, probes = timed_steps(fn, it, steps)
+    fl = flops_per_pair(forward_flops(model.g0), forward_flops(model.d)) * batch
+    return {"seconds_per_step": float(np.median(times)), "times": times, "gflop_per_step": fl / 1e9,
+            "probe_gflops": float(np.median(probes)), "probes": probes, "losses": [losses[0], losses[2]],
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def timed_steps(fn, it, steps):
+    """(seconds of each of ``steps`` calls ``fn(it)``, each waited for by reading its g_loss; six probe runs, three
+    before and three after)."""
     probes = [probe() for _ in range(3)]
     times = []
     for _ in range(steps):
@@ -102,10 +112,7 @@ def measure(tree, size, width, batch, precision, steps):
         float(fn(it)["g_loss"])
         times.append(time.perf_counter() - t)
     probes += [probe() for _ in range(3)]
-    fl = flops_per_pair(forward_flops(model.g0), forward_flops(model.d)) * batch
-    return {"seconds_per_step": float(np.median(times)), "times": times, "gflop_per_step": fl / 1e9,
-            "probe_gflops": float(np.median(probes)), "probes": probes, "losses": [losses[0], losses[2]],
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return times, probes
 
 
 def in_child(script, spec, steps, label):
