@@ -53,6 +53,20 @@ def test_save_image_by_extension(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.JPG", "a.png"]
 
 
+def test_save_image_keeps_an_alpha_channel_where_the_format_can(tmp_path):
+    img = np.zeros((4, 6, 4), np.uint8)
+    img[..., 3] = 255
+    img[:, :2, 3] = 0
+    for ext in (".png", ".webp", ".tiff"):
+        assert files.keeps_transparency(f"a{ext}")
+    files.save_image(img, tmp_path / "a.png")
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "a.png")), img)
+    assert not files.keeps_transparency("a.jpg") and not files.keeps_transparency("a.bmp")
+    with pytest.raises(ValueError, match="JPEG cannot store transparency"):
+        files.save_image(img, tmp_path / "a.jpg")
+    assert sorted(os.listdir(tmp_path)) == ["a.png"]
+
+
 def test_temporaries_of_dead_processes_are_cleaned_on_the_next_build(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()

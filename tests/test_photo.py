@@ -14,7 +14,7 @@ pytest.importorskip("dlib")
 from tfface.export.exporter import export_run  # noqa: E402
 from tfface.faces import detect_faces  # noqa: E402
 from tfface.editors import load_editor  # noqa: E402
-from tfface.photo import edit_face, edit_photo  # noqa: E402
+from tfface.photo import edit_face, edit_photo, keep_transparency  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -114,3 +114,39 @@ def test_celeba_sample_photo(model, celeba_sample):
     photo = np.asarray(Image.open(celeba_sample / "img_align_celeba" / "000017.jpg").convert("RGB"))
     out, n = edit_photo(photo, load_editor(model), strength=40.0)
     assert n >= 1 and out.shape == photo.shape
+
+
+def test_transparency_comes_back_where_the_edit_changed_nothing():
+    rgba = np.zeros((2, 3, 4), np.uint8)
+    rgba[..., :3] = 40  # dark colours...
+    rgba[..., 3] = [[0, 128, 255], [255, 255, 255]]  # ...partly transparent
+    photo = np.full((2, 3, 3), 200, np.uint8)  # composited on white
+    edited = photo.copy()
+    edited[1, 2] = (10, 20, 30)
+    out = keep_transparency(edited, photo, rgba)
+    assert out.dtype == np.uint8 and out.shape == (2, 3, 4)
+    np.testing.assert_array_equal(out[..., 3], rgba[..., 3])
+    np.testing.assert_array_equal(out[1, 2, :3], (10, 20, 30))
+    unchanged = np.ones((2, 3), bool)
+    unchanged[1, 2] = False
+    np.testing.assert_array_equal(out[..., :3][unchanged], rgba[..., :3][unchanged])
+
+
+def test_command_line_keeps_a_photos_transparency(model, tmp_path):
+    pixels = np.dstack([astronaut(), np.full((512, 512), 255, np.uint8)])
+    pixels[:40, :, 3] = 0  # a transparent band over the top, where there is no face
+    pixels[:40, :, :3] = (0, 90, 0)  # hidden green under it
+    src = tmp_path / "cutout.png"
+    Image.fromarray(pixels, "RGBA").save(src)
+    out = tmp_path / "out.png"
+    p = edit_cli("--model", model, "--input", str(src), "--output", str(out), "--strength", "40")
+    assert p.returncode == 0, p.stderr[-2000:]
+    got = np.asarray(Image.open(out))
+    assert got.shape == (512, 512, 4)
+    np.testing.assert_array_equal(got[..., 3], pixels[..., 3])
+    np.testing.assert_array_equal(got[:40], pixels[:40])  # not the white it was composited on
+    assert (got != pixels).any(axis=-1).sum() > 500  # and the face was edited
+    jpeg = tmp_path / "out.jpg"
+    p = edit_cli("--model", model, "--input", str(src), "--output", str(jpeg), "--strength", "40")
+    assert p.returncode == 0 and "transparency: JPEG has none" in p.stdout
+    assert Image.open(jpeg).mode == "RGB"

@@ -33,7 +33,7 @@ import typing
 import numpy as np
 
 from tfface import errors, files, litert, photo, pretrained, recipes
-from tfface.data.images import load_image
+from tfface.data.images import load_image, load_photo
 from tfface.errors import DataError, Interrupted, TffaceError, UsageError
 from tfface.export import FORMATS, TFLITE_VARIANTS
 from tfface.native_logs import silenced_native_stderr
@@ -250,15 +250,21 @@ def _check_photo_output(source, output, overwrite, strength):
 def _edit_photo_file(source, output, make_editor, strength, all_faces):
     """Edit the photo ``source`` into ``output``; the photo is read before ``make_editor()`` loads a model, so a
     missing or broken photo is reported at once."""
-    picture = load_image(source)
+    picture, rgba = load_photo(source)
     editor = make_editor()
     try:
         edited, n = photo.edit_photo(picture, editor, strength, all_faces)
     except photo.NoFaceError:
         raise DataError(f"no face found in {source}") from None
-    del picture  # a 24-megapixel photo is 72 MB: not held while the result is encoded
+    note = ""
+    if rgba is not None:  # a transparent photo stays transparent where the output format can store it
+        if files.keeps_transparency(output):
+            edited = photo.keep_transparency(edited, picture, rgba)
+        else:
+            note = f" (without {source}'s transparency: {files.image_format(output)} has none; .png, .webp or .tiff keep it)"
+    del picture, rgba  # a 24-megapixel photo is 72 MB: not held while the result is encoded
     files.save_image(edited, output)
-    print(f"edited {n if all_faces else 1} of {n} face(s): {output}")
+    print(f"edited {n if all_faces else 1} of {n} face(s): {output}{note}")
 
 
 def cmd_edit(args):

@@ -19,6 +19,7 @@ from PIL import Image
 
 IMAGE_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".png": "PNG", ".webp": "WEBP", ".bmp": "BMP", ".tif": "TIFF",
                  ".tiff": "TIFF"}
+TRANSPARENT_FORMATS = ("PNG", "WEBP", "TIFF")  # the output formats that store an alpha channel
 
 
 _TEMPORARY = re.compile(r"^\..+\.tmp-(\d+)(-\d+)?(\.old)?$")
@@ -100,11 +101,20 @@ def image_format(path):
     return IMAGE_FORMATS[ext]
 
 
+def keeps_transparency(path):
+    """Whether an output file of ``path``'s format stores an alpha channel (ValueError for unknown formats)."""
+    return image_format(path) in TRANSPARENT_FORMATS
+
+
 def save_image(img, path):
-    """Write a uint8 RGB array in the format of the path's extension (JPEG at quality 95)."""
+    """Write a uint8 RGB array, or RGBA to a format that keeps it (:func:`keeps_transparency`), in the format of
+    the path's extension (JPEG at quality 95)."""
     fmt = image_format(path)
+    arr = np.asarray(img, np.uint8)
+    if arr.ndim == 3 and arr.shape[-1] == 4 and fmt not in TRANSPARENT_FORMATS:
+        raise ValueError(f"{fmt} cannot store transparency ({path}); use .png, .webp or .tiff")
     with replacing(path) as tmp:
-        Image.fromarray(np.asarray(img, np.uint8)).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        Image.fromarray(arr).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
 
 
 @contextlib.contextmanager

@@ -170,6 +170,19 @@ def edit_photo(photo, editor, strength=1.0, all_faces=False):
     return apply_edits(photo, faces if all_faces else faces[:1], [(one, strength) for one in chain]), len(faces)
 
 
+def keep_transparency(edited, photo, rgba):
+    """The edited photo with the original's transparency, uint8 RGBA [H, W, 4].
+
+    ``photo`` is what was edited (the original composited on white, as :func:`tfface.data.images.load_photo`
+    reads it) and ``rgba`` the original's own colours and alpha.  Where the edit changed nothing the original
+    pixel comes back exactly, so a half-transparent edge keeps its own colour rather than the white it was
+    composited on; where it changed, the edited colour under the original alpha."""
+    out = np.array(rgba, np.uint8)
+    changed = (edited != photo).any(axis=-1)
+    out[..., :3][changed] = edited[changed]
+    return out
+
+
 def apply_edits(photo, faces, edits):
     """``edits``: [(editor, strength)] applied in turn to ``faces`` (from :func:`detect_faces`) of a photo.
     Returns a new array (one copy of the photo, however many edits)."""

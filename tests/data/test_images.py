@@ -51,6 +51,36 @@ def test_odd_formats_decode_to_rgb(bad):
     assert cmyk[..., 0].mean() > 200 and cmyk[..., 1:].mean() < 60, "CMYK (0,255,255,0) is red"
 
 
+def test_load_photo_keeps_the_transparency_apart(tmp_path, bad):
+    from PIL import Image
+
+    rgb = random_rgb(40, 30)
+    alpha = np.full((40, 30), 255, np.uint8)
+    alpha[:, :10], alpha[:, 10:15] = 0, 128  # transparent, then half-transparent
+    path = str(tmp_path / "cutout.png")
+    Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
+    seen, own = images.load_photo(path)
+    # What the detector and the editors see is load_image's composite on white; the photo's own pixels come apart.
+    np.testing.assert_array_equal(seen, images.load_image(path))
+    assert (seen[:, :10] == 255).all()
+    np.testing.assert_array_equal(own, np.dstack([rgb, alpha]))
+    # A palette image with a transparent index, and grey with alpha, carry transparency too.
+    pal = Image.fromarray(rgb).convert("P")
+    pal.info["transparency"] = int(np.asarray(pal)[0, 0])
+    pal.save(tmp_path / "pal.png", transparency=pal.info["transparency"])
+    assert images.load_photo(str(tmp_path / "pal.png"))[1][0, 0, 3] == 0
+    Image.fromarray(np.dstack([rgb[..., 0], alpha]), "LA").save(tmp_path / "la.png")
+    np.testing.assert_array_equal(images.load_photo(str(tmp_path / "la.png"))[1][..., 3], alpha)
+    # Opaque files have none.
+    for kind in ("good", "grayscale", "cmyk", "png16_rgb", "exif_rotated"):
+        seen, own = images.load_photo(bad[kind])
+        assert own is None
+        np.testing.assert_array_equal(seen, images.load_image(bad[kind]))
+    with pytest.raises(images.BadImageError) as e:
+        images.load_photo(bad["truncated"])
+    assert e.value.reason == "truncated"
+
+
 def test_exif_orientation_is_applied(bad):
     img = images.load_image(bad["exif_rotated"])
     assert img.shape == (40, 20, 3), "40x20 stored, rotated 90 degrees to 20 wide x 40 high"

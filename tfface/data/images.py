@@ -17,6 +17,7 @@ per run.  With ``strict=True`` the first bad file raises instead, naming it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import warnings
@@ -167,13 +168,10 @@ def _grey_filled(img):
     return tail.size > 0 and bool((tail == 128).all())
 
 
-def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.ndarray:
-    """Decode one file to uint8 RGB ``[size, size, 3]`` (or full size if size is None).
-
-    EXIF orientation is applied first; then a centred square of side
-    ``min(crop, w, h)`` is cut (``crop=None``: the largest centred square)
-    and resized with Lanczos filtering.  Raises :class:`BadImageError`.
-    """
+@contextlib.contextmanager
+def _decoded(path, max_pixels):
+    """The decoded Pillow image of ``path``, EXIF orientation applied; any failure, while decoding or in the
+    ``with`` body (Pillow decodes lazily), as :class:`BadImageError`."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -185,12 +183,7 @@ def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.
                     raise BadImageError(path, "truncated", "the image data ends early: its last rows are decoder fill")
                 # In place: without an orientation to apply, exif_transpose would return a copy of the photo.
                 ImageOps.exif_transpose(img, in_place=True)
-                if size is not None:
-                    img = img.crop(center_square(*img.size, crop))
-                    if img.size != (size, size):
-                        # Convert first: Lanczos needs 8-bit or float modes.
-                        img = Image.fromarray(_to_rgb(img)).resize((size, size), Image.Resampling.LANCZOS)
-                arr = _to_rgb(img)
+                yield img
     except BadImageError:
         raise
     except Image.DecompressionBombError as e:
@@ -202,7 +195,39 @@ def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.
         raise BadImageError(path, "unreadable", e.strerror or str(e)) from None
     except (OSError, SyntaxError, ValueError) as e:
         raise BadImageError(path, "truncated", str(e)) from None
+
+
+def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode one file to uint8 RGB ``[size, size, 3]`` (or full size if size is None).
+
+    EXIF orientation is applied first; then a centred square of side
+    ``min(crop, w, h)`` is cut (``crop=None``: the largest centred square)
+    and resized with Lanczos filtering.  Raises :class:`BadImageError`.
+    """
+    with _decoded(path, max_pixels) as img:
+        if size is not None:
+            img = img.crop(center_square(*img.size, crop))
+            if img.size != (size, size):
+                # Convert first: Lanczos needs 8-bit or float modes.
+                img = Image.fromarray(_to_rgb(img)).resize((size, size), Image.Resampling.LANCZOS)
+        arr = _to_rgb(img)
     return np.ascontiguousarray(arr, np.uint8)
+
+
+def has_transparency(img: Image.Image) -> bool:
+    """Whether a Pillow image carries transparency: an alpha channel, or a transparent colour (8-bit palette, RGB
+    or grey; 16-bit and float images are read without it)."""
+    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode in ("P", "RGB", "L") and "transparency" in img.info)
+
+
+def load_photo(path, max_pixels=DEFAULT_MAX_PIXELS):
+    """A photo to edit: ``(rgb, rgba)``.  ``rgb`` is :func:`load_image`'s full-size uint8 RGB (transparency
+    composited on white: what the face detector and the editors see); ``rgba`` is the photo's own colours
+    with its alpha, uint8 [H, W, 4], when it has transparency, else None.  Raises :class:`BadImageError`."""
+    with _decoded(path, max_pixels) as img:
+        rgb = np.ascontiguousarray(_to_rgb(img), np.uint8)
+        rgba = np.ascontiguousarray(img.convert("RGBA"), np.uint8) if has_transparency(img) else None
+    return rgb, rgba
 
 
 def list_images(directory):
