@@ -67,6 +67,19 @@ def test_save_image_keeps_an_alpha_channel_where_the_format_can(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.png"]
 
 
+def test_save_image_writes_a_profile_and_exif_where_the_format_stores_them(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "tfface-test"
+    profile = b"not checked by Pillow"  # stored as given
+    img = np.zeros((4, 6, 3), np.uint8)
+    for ext in (".jpg", ".png", ".webp"):
+        files.save_image(img, tmp_path / f"a{ext}", icc_profile=profile, exif=exif.tobytes())
+        with Image.open(tmp_path / f"a{ext}") as back:
+            assert back.info.get("icc_profile") == profile and back.getexif().get(0x010F) == "tfface-test", ext
+    files.save_image(img, tmp_path / "a.bmp", icc_profile=profile, exif=exif.tobytes())  # BMP stores neither
+    assert Image.open(tmp_path / "a.bmp").size == (6, 4)
+
+
 def test_temporaries_of_dead_processes_are_cleaned_on_the_next_build(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()

@@ -150,3 +150,24 @@ def test_command_line_keeps_a_photos_transparency(model, tmp_path):
     p = edit_cli("--model", model, "--input", str(src), "--output", str(jpeg), "--strength", "40")
     assert p.returncode == 0 and "transparency: JPEG has none" in p.stdout
     assert Image.open(jpeg).mode == "RGB"
+
+
+def test_command_line_keeps_a_photos_colour_profile_and_exif(model, tmp_path):
+    from PIL import ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 8  # stored rotated: turn 90 degrees anticlockwise to show
+    exif[0x010F] = "tfface-test"
+    src = tmp_path / "phone.jpg"
+    Image.fromarray(astronaut()[:, ::-1].copy()).transpose(Image.Transpose.ROTATE_270).save(
+        src, quality=95, exif=exif.tobytes(), icc_profile=profile)
+    out = tmp_path / "out.jpg"
+    p = edit_cli("--model", model, "--input", str(src), "--output", str(out), "--strength", "40")
+    assert p.returncode == 0 and "edited 1 of 1" in p.stdout, p.stderr[-2000:]
+    with Image.open(out) as got:
+        assert got.info.get("icc_profile") == profile
+        assert got.getexif().get(0x010F) == "tfface-test" and 0x0112 not in got.getexif()
+        upright = np.asarray(got)
+    # Written upright: away from the face the pixels are the (mirrored) astronaut's, to JPEG's rounding.
+    assert np.abs(upright[:60, :60].astype(int) - astronaut()[:60, ::-1][:, :60]).mean() < 4

@@ -250,20 +250,21 @@ def _check_photo_output(source, output, overwrite, strength):
 def _edit_photo_file(source, output, make_editor, strength, all_faces):
     """Edit the photo ``source`` into ``output``; the photo is read before ``make_editor()`` loads a model, so a
     missing or broken photo is reported at once."""
-    picture, rgba = load_photo(source)
+    picture = load_photo(source)
     editor = make_editor()
     try:
-        edited, n = photo.edit_photo(picture, editor, strength, all_faces)
+        edited, n = photo.edit_photo(picture.rgb, editor, strength, all_faces)
     except photo.NoFaceError:
         raise DataError(f"no face found in {source}") from None
     note = ""
-    if rgba is not None:  # a transparent photo stays transparent where the output format can store it
+    if picture.rgba is not None:  # a transparent photo stays transparent where the output format can store it
         if files.keeps_transparency(output):
-            edited = photo.keep_transparency(edited, picture, rgba)
+            edited = photo.keep_transparency(edited, picture.rgb, picture.rgba)
         else:
             note = f" (without {source}'s transparency: {files.image_format(output)} has none; .png, .webp or .tiff keep it)"
-    del picture, rgba  # a 24-megapixel photo is 72 MB: not held while the result is encoded
-    files.save_image(edited, output)
+    options = picture.save_options()  # its colour profile and EXIF
+    del picture  # a 24-megapixel photo is 72 MB: not held while the result is encoded
+    files.save_image(edited, output, **options)
     print(f"edited {n if all_faces else 1} of {n} face(s): {output}{note}")
 
 

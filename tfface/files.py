@@ -106,15 +106,26 @@ def keeps_transparency(path):
     return image_format(path) in TRANSPARENT_FORMATS
 
 
-def save_image(img, path):
+# Which formats Pillow writes a colour profile and EXIF into.
+_PROFILE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+_EXIF_FORMATS = ("JPEG", "PNG", "WEBP")
+
+
+def save_image(img, path, icc_profile=None, exif=None):
     """Write a uint8 RGB array, or RGBA to a format that keeps it (:func:`keeps_transparency`), in the format of
-    the path's extension (JPEG at quality 95)."""
+    the path's extension (JPEG at quality 95).  ``icc_profile`` and ``exif`` (bytes, as Pillow reads them) go
+    into the formats that store them and are left out of the others."""
     fmt = image_format(path)
     arr = np.asarray(img, np.uint8)
     if arr.ndim == 3 and arr.shape[-1] == 4 and fmt not in TRANSPARENT_FORMATS:
         raise ValueError(f"{fmt} cannot store transparency ({path}); use .png, .webp or .tiff")
+    options = {"quality": 95} if fmt == "JPEG" else {}
+    if icc_profile and fmt in _PROFILE_FORMATS:
+        options["icc_profile"] = icc_profile
+    if exif and fmt in _EXIF_FORMATS:
+        options["exif"] = exif
     with replacing(path) as tmp:
-        Image.fromarray(arr).save(tmp, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+        Image.fromarray(arr).save(tmp, format=fmt, **options)
 
 
 @contextlib.contextmanager

@@ -59,7 +59,8 @@ def test_load_photo_keeps_the_transparency_apart(tmp_path, bad):
     alpha[:, :10], alpha[:, 10:15] = 0, 128  # transparent, then half-transparent
     path = str(tmp_path / "cutout.png")
     Image.fromarray(np.dstack([rgb, alpha]), "RGBA").save(path)
-    seen, own = images.load_photo(path)
+    photo = images.load_photo(path)
+    seen, own = photo.rgb, photo.rgba
     # What the detector and the editors see is load_image's composite on white; the photo's own pixels come apart.
     np.testing.assert_array_equal(seen, images.load_image(path))
     assert (seen[:, :10] == 255).all()
@@ -68,17 +69,41 @@ def test_load_photo_keeps_the_transparency_apart(tmp_path, bad):
     pal = Image.fromarray(rgb).convert("P")
     pal.info["transparency"] = int(np.asarray(pal)[0, 0])
     pal.save(tmp_path / "pal.png", transparency=pal.info["transparency"])
-    assert images.load_photo(str(tmp_path / "pal.png"))[1][0, 0, 3] == 0
+    assert images.load_photo(str(tmp_path / "pal.png")).rgba[0, 0, 3] == 0
     Image.fromarray(np.dstack([rgb[..., 0], alpha]), "LA").save(tmp_path / "la.png")
-    np.testing.assert_array_equal(images.load_photo(str(tmp_path / "la.png"))[1][..., 3], alpha)
+    np.testing.assert_array_equal(images.load_photo(str(tmp_path / "la.png")).rgba[..., 3], alpha)
     # Opaque files have none.
     for kind in ("good", "grayscale", "cmyk", "png16_rgb", "exif_rotated"):
-        seen, own = images.load_photo(bad[kind])
-        assert own is None
-        np.testing.assert_array_equal(seen, images.load_image(bad[kind]))
+        photo = images.load_photo(bad[kind])
+        assert photo.rgba is None
+        np.testing.assert_array_equal(photo.rgb, images.load_image(bad[kind]))
     with pytest.raises(images.BadImageError) as e:
         images.load_photo(bad["truncated"])
     assert e.value.reason == "truncated"
+
+
+def test_load_photo_keeps_an_rgb_colour_profile_and_the_exif_without_its_orientation(tmp_path):
+    from PIL import Image, ImageCms
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored on its side: rotate 90 degrees clockwise to show
+    exif[0x010F] = "tfface-test"  # the camera's maker
+    path = str(tmp_path / "phone.jpg")
+    Image.fromarray(random_rgb(20, 40)).save(path, exif=exif.tobytes(), icc_profile=profile)
+    photo = images.load_photo(path)
+    assert photo.rgb.shape == (40, 20, 3) and photo.icc_profile == profile
+    kept = Image.Exif()
+    kept.load(photo.exif)
+    assert kept.get(0x010F) == "tfface-test" and 0x0112 not in kept, "upright pixels: the orientation goes"
+    # A profile of other colours (CMYK, grey) no longer describes the RGB pixels and is left out.
+    grey = str(tmp_path / "grey.png")
+    Image.fromarray(random_rgb(8, 8)[..., 0]).save(grey, icc_profile=ImageCms.ImageCmsProfile(
+        ImageCms.createProfile("LAB")).tobytes())
+    assert images.load_photo(grey).icc_profile is None
+    plain = str(tmp_path / "plain.png")
+    Image.fromarray(random_rgb(8, 8)).save(plain)
+    assert images.load_photo(plain).icc_profile is None and images.load_photo(plain).exif is None
 
 
 def test_exif_orientation_is_applied(bad):

@@ -23,6 +23,7 @@ import threading
 import warnings
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -220,14 +221,33 @@ def has_transparency(img: Image.Image) -> bool:
     return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode in ("P", "RGB", "L") and "transparency" in img.info)
 
 
-def load_photo(path, max_pixels=DEFAULT_MAX_PIXELS):
-    """A photo to edit: ``(rgb, rgba)``.  ``rgb`` is :func:`load_image`'s full-size uint8 RGB (transparency
-    composited on white: what the face detector and the editors see); ``rgba`` is the photo's own colours
-    with its alpha, uint8 [H, W, 4], when it has transparency, else None.  Raises :class:`BadImageError`."""
+@dataclass
+class Photo:
+    """A photo to edit (:func:`load_photo`)."""
+
+    rgb: np.ndarray  # uint8 [H, W, 3], upright, transparency composited on white: what the detector and editors see
+    rgba: np.ndarray | None = None  # the photo's own colours with its alpha, uint8 [H, W, 4], when it has transparency
+    icc_profile: bytes | None = None  # its colour profile, when it describes RGB colours
+    exif: bytes | None = None  # its EXIF, without the orientation (the pixels are upright)
+
+    def save_options(self):
+        """What of the photo's own metadata an edited copy keeps (:func:`tfface.files.save_image`)."""
+        return {"icc_profile": self.icc_profile, "exif": self.exif}
+
+
+# Modes whose colour profile still describes the pixels once they are read as RGB; a CMYK or grey profile does not.
+_RGB_PROFILE_MODES = ("RGB", "RGBA", "RGBX", "P", "PA")
+
+
+def load_photo(path, max_pixels=DEFAULT_MAX_PIXELS) -> Photo:
+    """A photo to edit: :func:`load_image`'s full-size RGB, and what of the file an edited copy should keep (its
+    transparency, colour profile and EXIF).  Raises :class:`BadImageError`."""
     with _decoded(path, max_pixels) as img:
-        rgb = np.ascontiguousarray(_to_rgb(img), np.uint8)
-        rgba = np.ascontiguousarray(img.convert("RGBA"), np.uint8) if has_transparency(img) else None
-    return rgb, rgba
+        return Photo(rgb=np.ascontiguousarray(_to_rgb(img), np.uint8),
+                     rgba=np.ascontiguousarray(img.convert("RGBA"), np.uint8) if has_transparency(img) else None,
+                     icc_profile=img.info.get("icc_profile") if img.mode in _RGB_PROFILE_MODES else None,
+                     # exif_transpose (in place) has already taken the orientation out of it
+                     exif=img.info.get("exif") or None)
 
 
 def list_images(directory):
