@@ -107,6 +107,9 @@ def test_edit_errors(capsys, tmp_path):
     code, _, err = run_main(capsys, "edit", "--model", "m", "--input", str(tmp_path / "missing.jpg"), "--output",
                             str(tmp_path / "out.png"))
     assert code == 1 and "missing.jpg" in err
+    code, _, err = run_main(capsys, "edit", "--add", "Smiling", "--input", str(photo), "--output",
+                            str(tmp_path / "gone" / "out.png"))
+    assert code == 1 and err.strip().endswith(f"the folder {tmp_path / 'gone'} does not exist") and ".tmp-" not in err
     assert sorted(os.listdir(tmp_path)) == ["photo.png"]
 
 

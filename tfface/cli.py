@@ -236,8 +236,8 @@ def _editors(args):
 
 
 def _check_photo_output(source, output, overwrite, strength):
-    """The checks before a photo is edited: the output is a new file of a known format (or --overwrite), never
-    the input, and the strength is finite."""
+    """The checks before a photo is edited: the output is a new file of a known format (or --overwrite) in a
+    folder that exists, never the input, and the strength is finite."""
     if _same_file(source, output):
         raise UsageError("--output must differ from --input (the original photo is never overwritten)")
     if os.path.exists(output) and not overwrite:
@@ -245,6 +245,9 @@ def _check_photo_output(source, output, overwrite, strength):
     if not math.isfinite(strength):
         raise UsageError("--strength must be a finite number")
     files.image_format(output)
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):  # said before the photo is edited, and without the temporary file's name
+        raise DataError(f"cannot write {output}: the folder {folder} does not exist")
 
 
 def _edit_photo_file(source, output, make_editor, strength, all_faces):
