@@ -144,14 +144,14 @@ def _to_rgb(img: Image.Image) -> np.ndarray:
         top = 1.0 if a.max(initial=0) <= 1.0 else 255.0
         a = np.clip(np.round(a / top * 255.0), 0, 255).astype(np.uint8)
         return np.repeat(a[..., None], 3, axis=-1)
-    if mode == "P":
-        img = img.convert("RGBA")
-        mode = "RGBA"
-    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+    if mode == "P" or mode in _ALPHA_MODES:
         rgba = img.convert("RGBA")
         white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(white, rgba).convert("RGB"))
     return np.asarray(img.convert("RGB"))
+
+
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")  # Pillow's modes with an alpha channel
 
 
 def center_square(w, h, crop=None):
@@ -218,7 +218,7 @@ def load_image(path, size=None, crop=None, max_pixels=DEFAULT_MAX_PIXELS) -> np.
 def has_transparency(img: Image.Image) -> bool:
     """Whether a Pillow image carries transparency: an alpha channel, or a transparent colour (8-bit palette, RGB
     or grey; 16-bit and float images are read without it)."""
-    return img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or (img.mode in ("P", "RGB", "L") and "transparency" in img.info)
+    return img.mode in _ALPHA_MODES or (img.mode in ("P", "RGB", "L") and "transparency" in img.info)
 
 
 @dataclass
